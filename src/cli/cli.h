@@ -1,0 +1,25 @@
+/*
+ * cli.h - the iris command-line front end.
+ *
+ * Each subcommand lives in its own cmd_<name>.c and is listed once in the
+ * table in main.c. A command gets argv starting at its own name (so getopt
+ * works as usual), prints results on stdout and problems on stderr, and
+ * returns the process exit status: 0 success, 1 failure, 2 usage error,
+ * 3 partial success (some inputs skipped). Commands hold no logic of their
+ * own beyond parsing and printing: the work is done through iris.h.
+ */
+#ifndef IRIS_CLI_H
+#define IRIS_CLI_H
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_PARTIAL = 3 };
+
+typedef struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary; /* one line for `iris help` */
+} cli_command;
+
+/* Prints "iris <cmd>: <iris_errmsg()>" to stderr and returns CLI_FAIL. */
+int cli_error(const char *cmd, int status);
+
+#endif

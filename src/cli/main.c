@@ -1,0 +1,55 @@
+/*
+ * main.c - entry point of the iris CLI: dispatches to subcommands.
+ */
+#include "cli/cli.h"
+#include "iris.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    printf("iris %s\n", iris_version());
+    return CLI_OK;
+}
+
+static int cmd_help(int argc, char **argv);
+
+static const cli_command commands[] = {
+    {"help", cmd_help, "show the commands"},
+    {"version", cmd_version, "print the version"},
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static int cmd_help(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    printf("usage: iris <command> [options]   (iris <command> --help for details)\n\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        printf("  %-12s %s\n", commands[i].name, commands[i].summary);
+    return CLI_OK;
+}
+
+int cli_error(const char *cmd, int status)
+{
+    const char *msg = iris_errmsg();
+    fprintf(stderr, "iris %s: %s\n", cmd, msg[0] ? msg : iris_strerror(status));
+    return CLI_FAIL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        cmd_help(0, NULL);
+        return CLI_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h")) name = "help";
+    if (!strcmp(name, "--version")) name = "version";
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(commands[i].name, name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "iris: unknown command '%s' (try 'iris help')\n", name);
+    return CLI_USAGE;
+}
