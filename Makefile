@@ -15,7 +15,7 @@ BUILD   ?= build
 PYTHON  ?= .venv/bin/python
 SAN     ?=
 
-DEPS    := sqlite3 libjpeg libpng libwebp libwebpdemux libtiff-4 libexif libutf8proc \
+DEPS    := libcrypto sqlite3 libjpeg libpng libwebp libwebpdemux libtiff-4 libexif libutf8proc \
            libcurl libmicrohttpd libcjson tesseract lept openblas
 PKG_CFLAGS := $(shell pkg-config --cflags $(DEPS) mupdf 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(DEPS) 2>/dev/null) \
