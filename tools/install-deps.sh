@@ -14,7 +14,7 @@ PKGS="build-essential pkg-config clang make git ca-certificates curl
  libsqlite3-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libtiff-dev libexif-dev
  libmupdf-dev libgumbo-dev libjbig2dec0-dev libmujs-dev libopenjp2-7-dev libfreetype-dev libharfbuzz-dev
  libtesseract-dev libleptonica-dev tesseract-ocr-eng tesseract-ocr-chi-sim
- libutf8proc-dev libopenblas-dev libcurl4-openssl-dev libmicrohttpd-dev libcjson-dev
+ libssl-dev libutf8proc-dev libopenblas-dev libcurl4-openssl-dev libmicrohttpd-dev libcjson-dev
  libhnswlib-dev libfaiss-dev wrk hyperfine chromium chromium-driver
  fonts-dejavu-core fonts-wqy-microhei python3 python3-venv"
 
