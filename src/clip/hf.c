@@ -357,7 +357,7 @@ static int hf_read_configs(iris_model *m, const char *dir, float *scale_init, ch
     if ((rc = read_json(path, 1, &root))) return rc;
     rc = parse_preprocessor(root, path, &m->cfg);
     cJSON_Delete(root);
-    return rc;
+    return rc ? rc : clip_preprocess_check(&m->cfg, path);
 }
 
 static void base_name(const char *dir, char *out, size_t cap)
@@ -383,7 +383,11 @@ int clip_load_hf(iris_model *m, const char *dir)
     st.map.data = NULL; /* the model owns the mapping from here */
     rc = read_logit_scale(&st, scale_init, &m->cfg.logit_scale);
     resolve_special_ids(&m->cfg);
-    if (!rc) rc = clip_config_check(&m->cfg, dir);
+    if (!rc) {
+        char cpath[4096];
+        snprintf(cpath, sizeof cpath, "%s/config.json", dir);
+        rc = clip_config_check(&m->cfg, cpath);
+    }
     if (!rc) rc = clip_bind_weights(m, CLIP_NAMES_HF, hf_find, &st, wpath);
     st_close(&st);
     if (!name[0]) base_name(dir, name, sizeof name);

@@ -34,6 +34,8 @@ int clip_bind_weights(iris_model *m, clip_naming naming, clip_find_fn find, void
 /* Range checks on a parsed config (positive sizes, heads dividing width,
  * sane limits); errors name `path` and the key. */
 int clip_config_check(const clip_config *c, const char *path);
+/* The same for the preprocessing fields (crop must equal the image size). */
+int clip_preprocess_check(const clip_config *c, const char *path);
 
 /* Fills m->info (and the model id) once weights and tokenizer are bound. */
 int clip_fill_info(iris_model *m, const char *format, const char *name);

@@ -331,6 +331,12 @@ int clip_config_check(const clip_config *c, const char *path)
     if (!isfinite(c->logit_scale) || c->logit_scale <= 0)
         return iris_fail(IRIS_EFORMAT, "%s: logit_scale = %g is not a positive finite number",
                          path, (double)c->logit_scale);
+    return IRIS_OK;
+}
+
+int clip_preprocess_check(const clip_config *c, const char *path)
+{
+    int rc;
     if ((rc = check_int(c->resize_shortest, 1, 16384, "size.shortest_edge", path))) return rc;
     if (c->crop_size != c->image_size)
         return iris_fail(IRIS_EFORMAT, "%s: crop_size %d differs from the model's image_size %d",

@@ -25,11 +25,14 @@
 static const char *const tiny_files[] = {"config.json", "preprocessor_config.json",
                                          "model.safetensors", "vocab.json", "merges.txt"};
 
-/* A fresh scratch folder (mkdtemp); the path is static storage per slot. */
+/* A fresh scratch folder (mkdtemp); paths live in a ring of 8 static
+ * slots, so a test may hold up to 8 at once. */
 static inline const char *fx_tmpdir(void)
 {
-    static char path[64];
-    snprintf(path, sizeof path, "/tmp/iris-model-test-XXXXXX");
+    static char paths[8][64];
+    static int next;
+    char *path = paths[next++ % 8];
+    snprintf(path, 64, "/tmp/iris-model-test-XXXXXX");
     return mkdtemp(path);
 }
 

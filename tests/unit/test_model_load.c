@@ -234,6 +234,35 @@ static void test_logit_scale_default(void)
     fx_rmtree(dir);
 }
 
+/* A header whose length is not a multiple of 4 leaves every f32 tensor
+ * misaligned: the loader hands out aligned copies with the same values. */
+static void test_misaligned_header(void)
+{
+    const char *dir = fx_tmpdir();
+    CHECK(dir && !fx_copy_model(TINY_HF, dir, NULL));
+    size_t len;
+    unsigned char *b = (unsigned char *)test_read_file(TINY_HF "/model.safetensors", &len);
+    CHECK(b);
+    uint64_t h = 0;
+    for (int i = 7; i >= 0; i--) h = h << 8 | b[i];
+    unsigned char *out = malloc(len + 1);
+    for (int i = 0; i < 8; i++) out[i] = (unsigned char)((h + 1) >> (8 * i));
+    memcpy(out + 8, b + 8, h);
+    out[8 + h] = ' ';
+    memcpy(out + 9 + h, b + 8 + h, len - 8 - h);
+    CHECK_OK(fx_write(dir, "model.safetensors", out, len + 1));
+    free(out), free(b);
+    iris_model *m;
+    CHECK_OK(iris_model_load(dir, NULL, &m));
+    cJSON *exp = load_expected(TINY_HF);
+    check_tensors(m, exp);
+    CHECK_EQ_INT((uintptr_t)m->vision.layers[1].fc2_w.data % 4, 0);
+    CHECK_EQ_INT((uintptr_t)m->text.tok_emb.data % 4, 0);
+    cJSON_Delete(exp);
+    iris_model_free(m);
+    fx_rmtree(dir);
+}
+
 static void test_not_a_model(void)
 {
     iris_model *m = (iris_model *)1;
@@ -257,6 +286,7 @@ int main(void)
     RUN(test_legacy_eos);
     RUN(test_config_variants);
     RUN(test_logit_scale_default);
+    RUN(test_misaligned_header);
     RUN(test_not_a_model);
     return test_summary();
 }
