@@ -67,6 +67,13 @@ static char test_msg_[2048];
                        __LINE__, #a, #b, fabs(a_ - b_), (double)(tol), a_, b_);\
     } while (0)
 
+/* Checks a call fails with status and iris_errmsg() contains substr. */
+#define CHECK_FAILS(call, status, substr)                                      \
+    do {                                                                       \
+        CHECK_EQ_INT(call, status);                                            \
+        CHECK_MSG(strstr(iris_errmsg(), substr), "message: %s", iris_errmsg());\
+    } while (0)
+
 /* Checks an iris call returns IRIS_OK, printing iris_errmsg() otherwise. */
 #define CHECK_OK(call)                                                         \
     do {                                                                       \
