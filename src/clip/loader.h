@@ -49,6 +49,17 @@ int clip_model_keep(iris_model *m, void *buf);
 int clip_load_hf(iris_model *m, const char *dir);
 int clip_load_gguf(iris_model *m, const char *path);
 
+/* A tensor's bytes inside a container, for the overlap check. */
+typedef struct clip_span {
+    const char *data;
+    size_t nbytes;
+    const char *name;
+} clip_span;
+
+/* Fails with IRIS_EFORMAT naming `path` and both tensors if any two
+ * non-empty spans overlap. Sorts s. */
+int clip_check_overlaps(clip_span *s, int n, const char *path);
+
 /* The bound weight with this Hugging Face name (tests, debugging), or NULL. */
 const clip_tensor *clip_model_tensor(const iris_model *m, const char *hf_name);
 

@@ -227,6 +227,25 @@ const clip_tensor *clip_model_tensor(const iris_model *m, const char *hf_name)
     return found;
 }
 
+static int cmp_span(const void *a, const void *b)
+{
+    const clip_span *x = a, *y = b;
+    return x->data < y->data ? -1 : x->data != y->data;
+}
+
+int clip_check_overlaps(clip_span *s, int n, const char *path)
+{
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (s[i].nbytes) s[m++] = s[i];
+    qsort(s, (size_t)m, sizeof *s, cmp_span);
+    for (int i = 1; i < m; i++)
+        if (s[i - 1].data + s[i - 1].nbytes > s[i].data)
+            return iris_fail(IRIS_EFORMAT, "%s: tensors '%s' and '%s' overlap", path,
+                             s[i - 1].name, s[i].name);
+    return IRIS_OK;
+}
+
 int clip_model_keep(iris_model *m, void *buf)
 {
     void **grown = realloc(m->owned, ((size_t)m->n_owned + 1) * sizeof *grown);
@@ -482,6 +501,12 @@ static int load_any(iris_model *m, const char *path)
     struct stat st;
     if (stat(path, &st) != 0) return iris_fail(IRIS_ENOTFOUND, "no model at %s", path);
     if (S_ISDIR(st.st_mode)) return clip_load_hf(m, path);
+    char magic[4] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return iris_fail(IRIS_EIO, "cannot open %s", path);
+    size_t got = fread(magic, 1, 4, f);
+    fclose(f);
+    if (got == 4 && !memcmp(magic, "GGUF", 4)) return clip_load_gguf(m, path);
     size_t len = strlen(path);
     if (len > 12 && !strcmp(path + len - 12, ".safetensors")) {
         /* A weights file stands for the Hugging Face folder holding it. */
@@ -494,7 +519,8 @@ static int load_any(iris_model *m, const char *path)
         return rc;
     }
     return iris_fail(IRIS_EFORMAT,
-                     "%s is neither a Hugging Face CLIP folder nor a .safetensors file in one",
+                     "%s is neither a Hugging Face CLIP folder, a .safetensors file in one, "
+                     "nor a GGUF file",
                      path);
 }
 

@@ -13,6 +13,7 @@
  */
 #include "clip/safetensors.h"
 
+#include "clip/loader.h"
 #include "util/error.h"
 
 #include <cJSON.h>
@@ -136,12 +137,6 @@ static int cmp_name(const void *a, const void *b)
     return strcmp(((const st_tensor *)a)->name, ((const st_tensor *)b)->name);
 }
 
-static int cmp_data(const void *a, const void *b)
-{
-    const st_tensor *x = *(const st_tensor *const *)a, *y = *(const st_tensor *const *)b;
-    return (const char *)x->data < (const char *)y->data ? -1 : (x->data != y->data);
-}
-
 /* Duplicate names and overlapping byte ranges. */
 static int check_layout(st_file *f)
 {
@@ -150,18 +145,12 @@ static int check_layout(st_file *f)
         if (!strcmp(f->tensors[i - 1].name, f->tensors[i].name))
             return iris_fail(IRIS_EFORMAT, "%s: tensor '%s' appears twice", f->path,
                              f->tensors[i].name);
-    const st_tensor **by = malloc(((size_t)f->n + 1) * sizeof *by);
-    if (!by) return iris_fail(IRIS_ENOMEM, "no memory to check %s", f->path);
-    int m = 0;
+    clip_span *spans = malloc(((size_t)f->n + 1) * sizeof *spans);
+    if (!spans) return iris_fail(IRIS_ENOMEM, "no memory to check %s", f->path);
     for (int i = 0; i < f->n; i++)
-        if (f->tensors[i].nbytes) by[m++] = &f->tensors[i];
-    qsort(by, (size_t)m, sizeof *by, cmp_data);
-    int rc = IRIS_OK;
-    for (int i = 1; i < m && !rc; i++)
-        if ((const char *)by[i - 1]->data + by[i - 1]->nbytes > (const char *)by[i]->data)
-            rc = iris_fail(IRIS_EFORMAT, "%s: tensors '%s' and '%s' overlap", f->path,
-                           by[i - 1]->name, by[i]->name);
-    free(by);
+        spans[i] = (clip_span){f->tensors[i].data, f->tensors[i].nbytes, f->tensors[i].name};
+    int rc = clip_check_overlaps(spans, f->n, f->path);
+    free(spans);
     return rc;
 }
 

@@ -12,6 +12,7 @@
 
 #include "model_fixtures.h"
 
+#include "clip/gguf.h"
 #include "clip/safetensors.h"
 #include "iris.h"
 
@@ -135,6 +136,247 @@ static void test_st_valid_extras(void)
     CHECK(e && e->nbytes == 0 && e->ne[1] == 5);
     CHECK(!st_find(&f, "__metadata__"));
     st_close(&f);
+}
+
+/* ------------------------------------------------- crafted GGUF files */
+
+typedef struct gbuf {
+    unsigned char p[4096];
+    size_t n;
+} gbuf;
+
+static void g_raw(gbuf *b, const void *d, size_t n)
+{
+    if (b->n + n <= sizeof b->p) memcpy(b->p + b->n, d, n);
+    b->n += n;
+}
+static void g_u32(gbuf *b, uint32_t v) { g_raw(b, &v, 4); }
+static void g_u64(gbuf *b, uint64_t v) { g_raw(b, &v, 8); }
+static void g_str(gbuf *b, const char *s)
+{
+    g_u64(b, strlen(s));
+    g_raw(b, s, strlen(s));
+}
+static void g_head(gbuf *b, uint32_t version, uint64_t n_t, uint64_t n_kv)
+{
+    b->n = 0;
+    g_raw(b, "GGUF", 4);
+    g_u32(b, version);
+    g_u64(b, n_t);
+    g_u64(b, n_kv);
+}
+static void g_kv_u32(gbuf *b, const char *k, uint32_t v)
+{
+    g_str(b, k);
+    g_u32(b, GGUF_U32);
+    g_u32(b, v);
+}
+static void g_tensor(gbuf *b, const char *name, uint32_t nd, const uint64_t *dims, uint32_t type,
+                     uint64_t off)
+{
+    g_str(b, name);
+    g_u32(b, nd);
+    for (uint32_t i = 0; i < nd; i++) g_u64(b, dims[i]);
+    g_u32(b, type);
+    g_u64(b, off);
+}
+static void g_pad(gbuf *b, size_t align, size_t data)
+{
+    while (b->n % align) b->p[b->n++] = 0;
+    for (size_t i = 0; i < data; i++) b->p[b->n++] = 0;
+}
+
+static void expect_gguf(const gbuf *b, int status, const char *needle)
+{
+    CHECK_OK(fx_write(scratch, "crafted.gguf", b->p, b->n));
+    char path[512];
+    snprintf(path, sizeof path, "%s/crafted.gguf", scratch);
+    gguf_file f;
+    int rc = gguf_open(path, &f);
+    CHECK_MSG(rc == status, "-> %d (%s), wanted %d", rc, iris_errmsg(), status);
+    CHECK_MSG(strstr(iris_errmsg(), needle), "'%s' lacks '%s'", iris_errmsg(), needle);
+    CHECK_MSG(strstr(iris_errmsg(), "crafted.gguf"), "%s", iris_errmsg());
+}
+
+static const uint64_t d2[] = {32, 2};
+
+static void test_gguf_header(void)
+{
+    gbuf b;
+    g_head(&b, 3, 0, 0);
+    memcpy(b.p, "GGUG", 4);
+    expect_gguf(&b, IRIS_EFORMAT, "magic");
+    g_head(&b, 1, 0, 0);
+    expect_gguf(&b, IRIS_EUNSUPPORTED, "version 1");
+    g_head(&b, 0x03000000, 0, 0); /* a big-endian file */
+    expect_gguf(&b, IRIS_EUNSUPPORTED, "version");
+    g_head(&b, 3, 0, 1ull << 40);
+    expect_gguf(&b, IRIS_EFORMAT, "cannot fit");
+    g_head(&b, 3, 1ull << 60, 0);
+    expect_gguf(&b, IRIS_EFORMAT, "cannot fit");
+    g_head(&b, 3, 0, 1);
+    b.n -= 2; /* truncated inside the counts */
+    expect_gguf(&b, IRIS_EFORMAT, "truncated");
+}
+
+static void test_gguf_values(void)
+{
+    gbuf b;
+    g_head(&b, 3, 0, 1);
+    g_u64(&b, 1ull << 62); /* key length */
+    g_raw(&b, "abcdefghijklmnop", 16);
+    expect_gguf(&b, IRIS_EFORMAT, "truncated");
+    g_head(&b, 3, 0, 1);
+    g_str(&b, "k");
+    g_u32(&b, 13);
+    g_u64(&b, 0);
+    expect_gguf(&b, IRIS_EFORMAT, "unknown value type 13");
+    g_head(&b, 3, 0, 1); /* array of 2^60 u32 */
+    g_str(&b, "k");
+    g_u32(&b, GGUF_ARRAY), g_u32(&b, GGUF_U32), g_u64(&b, 1ull << 60);
+    g_u64(&b, 0);
+    expect_gguf(&b, IRIS_EFORMAT, "(k)");
+    g_head(&b, 3, 0, 1); /* arrays nested four deep */
+    g_str(&b, "deep");
+    g_u32(&b, GGUF_ARRAY);
+    for (int i = 0; i < 4; i++) g_u32(&b, GGUF_ARRAY), g_u64(&b, 1);
+    g_u32(&b, GGUF_U8), g_u64(&b, 1);
+    expect_gguf(&b, IRIS_EFORMAT, "too deeply");
+    g_head(&b, 3, 0, 2);
+    g_kv_u32(&b, "same", 1);
+    g_kv_u32(&b, "same", 2);
+    expect_gguf(&b, IRIS_EFORMAT, "'same' appears twice");
+    g_head(&b, 3, 0, 1);
+    g_kv_u32(&b, "general.alignment", 24);
+    expect_gguf(&b, IRIS_EFORMAT, "power of two");
+}
+
+static void test_gguf_tensors(void)
+{
+    gbuf b;
+    const uint64_t d5[] = {1, 1, 1, 1, 1}, big[] = {1ull << 62, 8};
+    g_head(&b, 3, 1, 0);
+    g_tensor(&b, "w", 5, d5, GGML_F32, 0);
+    expect_gguf(&b, IRIS_EFORMAT, "'w' has 5 dimensions");
+    g_head(&b, 3, 1, 0);
+    g_tensor(&b, "w", 2, d2, 99, 0);
+    expect_gguf(&b, IRIS_EUNSUPPORTED, "ggml type 99");
+    g_head(&b, 3, 1, 0);
+    g_tensor(&b, "w", 2, big, GGML_F32, 0);
+    expect_gguf(&b, IRIS_EFORMAT, "overflowing");
+    const uint64_t odd[] = {33, 2};
+    g_head(&b, 3, 1, 0);
+    g_tensor(&b, "q", 2, odd, GGML_Q8_0, 0);
+    expect_gguf(&b, IRIS_EFORMAT, "multiple of 32");
+    g_head(&b, 3, 1, 0);
+    g_tensor(&b, "w", 2, d2, GGML_F32, 8);
+    g_pad(&b, 32, 512);
+    expect_gguf(&b, IRIS_EFORMAT, "not 32-aligned");
+    g_head(&b, 3, 1, 0);
+    g_tensor(&b, "w", 2, d2, GGML_F32, 0);
+    g_pad(&b, 32, 255); /* one byte short */
+    expect_gguf(&b, IRIS_EFORMAT, "past the end");
+    g_head(&b, 3, 2, 0);
+    g_tensor(&b, "a", 2, d2, GGML_F32, 0);
+    g_tensor(&b, "b", 2, d2, GGML_F32, 224);
+    g_pad(&b, 32, 512);
+    expect_gguf(&b, IRIS_EFORMAT, "overlap");
+    g_head(&b, 3, 2, 0);
+    g_tensor(&b, "a", 2, d2, GGML_F32, 0);
+    g_tensor(&b, "a", 2, d2, GGML_F32, 256);
+    g_pad(&b, 32, 512);
+    expect_gguf(&b, IRIS_EFORMAT, "'a' appears twice");
+}
+
+/* Every value type, nested arrays, a custom alignment: all readable. */
+static void test_gguf_valid(void)
+{
+    gbuf b;
+    g_head(&b, 2, 2, 6);
+    g_kv_u32(&b, "general.alignment", 64);
+    g_str(&b, "small"), g_u32(&b, GGUF_U8), g_raw(&b, "\x07", 1);
+    g_str(&b, "eps"), g_u32(&b, GGUF_F64);
+    double eps = 1e-6;
+    g_raw(&b, &eps, 8);
+    g_str(&b, "name"), g_u32(&b, GGUF_STRING), g_str(&b, "tiny");
+    g_str(&b, "words"), g_u32(&b, GGUF_ARRAY), g_u32(&b, GGUF_STRING), g_u64(&b, 2);
+    g_str(&b, "a"), g_str(&b, "bc");
+    g_str(&b, "nest"), g_u32(&b, GGUF_ARRAY), g_u32(&b, GGUF_ARRAY), g_u64(&b, 1);
+    g_u32(&b, GGUF_I64), g_u64(&b, 1), g_u64(&b, 5);
+    const uint64_t qd[] = {64, 3};
+    g_tensor(&b, "w", 2, d2, GGML_F16, 0);
+    g_tensor(&b, "q", 2, qd, GGML_Q8_0, 128);
+    g_pad(&b, 64, 128 + 6 * 34);
+    CHECK_OK(fx_write(scratch, "valid.gguf", b.p, b.n));
+    char path[512];
+    snprintf(path, sizeof path, "%s/valid.gguf", scratch);
+    gguf_file f;
+    CHECK_OK(gguf_open(path, &f));
+    uint32_t u;
+    float e;
+    char str[16];
+    char **words;
+    int n;
+    CHECK_OK(gguf_get_u32(&f, "small", &u));
+    CHECK_EQ_INT(u, 7);
+    CHECK_OK(gguf_get_f32(&f, "eps", &e));
+    CHECK_NEAR(e, 1e-6, 1e-12);
+    CHECK_OK(gguf_get_str(&f, "name", str, sizeof str));
+    CHECK(!strcmp(str, "tiny"));
+    CHECK_OK(gguf_get_strings(&f, "words", &words, &n));
+    CHECK(n == 2 && !strcmp(words[1], "bc"));
+    free(words);
+    CHECK_EQ_INT(gguf_get_u32(&f, "name", &u), IRIS_EFORMAT);
+    CHECK_EQ_INT(gguf_get_u32(&f, "absent", &u), IRIS_ENOTFOUND);
+    const gguf_tensor *w = gguf_find_tensor(&f, "w"), *q = gguf_find_tensor(&f, "q");
+    CHECK(w && w->ne[0] == 2 && w->ne[1] == 32 && w->nbytes == 128); /* PyTorch order */
+    CHECK(q && q->ne[0] == 3 && q->ne[1] == 64 && q->nbytes == 6 * 34);
+    CHECK_EQ_INT(((const unsigned char *)q->data - (const unsigned char *)w->data), 128);
+    CHECK_EQ_INT(((uintptr_t)w->data - (uintptr_t)f.map.data) % 64, 0);
+    gguf_close(&f);
+}
+
+/* ------------------------------------------------ lying GGUF models */
+
+#define TINY_GGUF "tests/fixtures/models/tiny-q8_0.gguf"
+
+/* The tiny q8_0 GGUF with the bytes after the first `anchor` (skipping
+ * `skip` more bytes) overwritten by `with`. */
+static void expect_gguf_edit(const char *anchor, size_t skip, const void *with, size_t len,
+                             int status, const char *n1, const char *n2)
+{
+    size_t n = 0;
+    char *buf = test_read_file(TINY_GGUF, &n);
+    char *at = buf ? memmem(buf, n, anchor, strlen(anchor)) : NULL;
+    CHECK_MSG(at, "no '%s'", anchor);
+    memcpy(at + strlen(anchor) + skip, with, len);
+    const char *dir = fx_tmpdir();
+    CHECK_OK(fx_write(dir, "m.gguf", buf, n));
+    free(buf);
+    char p[512];
+    snprintf(p, sizeof p, "%s/m.gguf", dir);
+    iris_model *m = NULL;
+    int rc = iris_model_load(p, NULL, &m);
+    CHECK_MSG(rc == status, "-> %d (%s), wanted %d", rc, iris_errmsg(), status);
+    CHECK_MSG(strstr(iris_errmsg(), n1) && strstr(iris_errmsg(), n2), "'%s'", iris_errmsg());
+    CHECK(strstr(iris_errmsg(), "m.gguf"));
+    fx_rmtree(dir);
+}
+
+static void test_gguf_model_lies(void)
+{
+    uint32_t q4 = GGML_Q4_0, wide = 768;
+    /* tensor info: name, u32 ndim (2), 2 x u64 dims, u32 type */
+    expect_gguf_edit("t.token_embd.weight", 4 + 16, &q4, 4, IRIS_EUNSUPPORTED,
+                     "'t.token_embd.weight'", "q4_0");
+    expect_gguf_edit("clip.use_gel", 0, "X", 1, IRIS_EFORMAT, "clip.use_gelu", "missing");
+    expect_gguf_edit("clip.has_vision_encoder", 4, "\0", 1, IRIS_EUNSUPPORTED, "text-only",
+                     "both towers");
+    expect_gguf_edit("clip.vision.embedding_length", 4, &wide, 4, IRIS_EFORMAT,
+                     "v.patch_embd.weight", "[768, 3, 8, 8]");
+    /* the first token ("!"): key, u32 array, u32 string, u64 count, u64 length */
+    expect_gguf_edit("tokenizer.ggml.tokens", 4 + 4 + 8 + 8, "#", 1, IRIS_EFORMAT, "token 0",
+                     "byte alphabet");
 }
 
 /* ------------------------------------------------ lying model folders */
@@ -338,6 +580,42 @@ static void test_fuzz_safetensors(void) { fuzz_file("model.safetensors", st_head
 static void test_fuzz_config(void) { fuzz_file("config.json", SIZE_MAX, 300, 11); }
 static void test_fuzz_preprocessor(void) { fuzz_file("preprocessor_config.json", SIZE_MAX, 150, 13); }
 
+static size_t gguf_header_end(void)
+{
+    gguf_file f;
+    if (gguf_open(TINY_GGUF, &f)) return 0;
+    size_t end = (size_t)((const unsigned char *)f.tensors[0].data - f.tensors[0].offset -
+                          (const unsigned char *)f.map.data);
+    gguf_close(&f);
+    return end;
+}
+
+/* GGUF fuzz: the file is the model, so it is copied alone. */
+static void test_fuzz_gguf(void)
+{
+    size_t len = 0, header = gguf_header_end();
+    char *orig = test_read_file(TINY_GGUF, &len), *buf = malloc(len);
+    const char *dir = fx_tmpdir();
+    CHECK(orig && buf && dir && header > 0);
+    char p[512];
+    snprintf(p, sizeof p, "%s/m.gguf", dir);
+    uint32_t seed = 17;
+    int ok = 0, failed = 0;
+    for (int r = 0; r < 900; r++) {
+        size_t pos = lcg(&seed) % (r % 4 == 3 ? len : header), n = len;
+        memcpy(buf, orig, len);
+        if (r % 3 == 0) n = pos;
+        else
+            for (int k = 0; k < 1 + (int)(lcg(&seed) % 3) && pos + k < len; k++)
+                buf[pos + k] = (char)lcg(&seed);
+        CHECK_OK(fx_write(dir, "m.gguf", buf, n));
+        load_cleanly(p, &ok, &failed);
+    }
+    CHECK(failed > 0 && ok > 0);
+    fx_rmtree(dir);
+    free(buf), free(orig);
+}
+
 int main(void)
 {
     scratch = fx_tmpdir();
@@ -347,6 +625,11 @@ int main(void)
     RUN(test_st_offsets);
     RUN(test_st_length);
     RUN(test_st_valid_extras);
+    RUN(test_gguf_header);
+    RUN(test_gguf_values);
+    RUN(test_gguf_tensors);
+    RUN(test_gguf_valid);
+    RUN(test_gguf_model_lies);
     RUN(test_bad_config);
     RUN(test_shape_mismatch);
     RUN(test_bad_preprocessor);
@@ -355,6 +638,7 @@ int main(void)
     RUN(test_fuzz_safetensors);
     RUN(test_fuzz_config);
     RUN(test_fuzz_preprocessor);
+    RUN(test_fuzz_gguf);
     fx_rmtree(scratch);
     return test_summary();
 }

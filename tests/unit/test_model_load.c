@@ -11,6 +11,7 @@
 #include "model_fixtures.h"
 
 #include "clip/loader.h"
+#include "clip/merges.h"
 #include "iris.h"
 
 #include <cJSON.h>
@@ -263,6 +264,127 @@ static void test_misaligned_header(void)
     fx_rmtree(dir);
 }
 
+/* One GGUF tensor against the HF checkpoint: f32 and f16 storage must be
+ * bitwise the HF f32 / f16 tensor; q8_0 must dequantise to the f32 value
+ * within its block's rounding (half a step, plus the f16 rounding of the
+ * block scale: 0.5 + 127 * 2^-11 < 0.6 steps). */
+static void compare_tensor(const char *name, const clip_tensor *g, const clip_tensor *f32,
+                           const clip_tensor *f16)
+{
+    CHECK_EQ_INT(g->ndim, f32->ndim);
+    for (int d = 0; d < g->ndim; d++) CHECK_EQ_INT(g->ne[d], f32->ne[d]);
+    if (g->type == CLIP_F32) {
+        CHECK_MSG(!memcmp(g->data, f32->data, f32->nbytes), "%s differs from HF f32", name);
+    } else if (g->type == CLIP_F16) {
+        CHECK_MSG(!memcmp(g->data, f16->data, f16->nbytes), "%s differs from HF f16", name);
+    } else {
+        CHECK_EQ_INT(g->type, CLIP_Q8_0);
+        for (int64_t i = 0, n = clip_tensor_nelem(g); i < n; i++) {
+            uint16_t h;
+            memcpy(&h, (const unsigned char *)g->data + (i / CLIP_Q8_0_BLOCK) * 34, 2);
+            double step = fx_half(h), err = fabs(fx_elem(g, i) - fx_elem(f32, i));
+            CHECK_MSG(err <= 0.6 * step + 1e-12, "%s[%lld]: error %g, step %g", name,
+                      (long long)i, err, step);
+        }
+    }
+}
+
+/* Loads `path` (a GGUF written from tiny-hf) and compares every weight
+ * and the config with the Hugging Face fixtures. */
+static void check_gguf(const char *path, const char *dtype)
+{
+    cJSON *exp = load_expected(TINY_HF);
+    iris_model *g, *f32, *f16;
+    CHECK_OK(iris_model_load(path, NULL, &g));
+    CHECK_OK(iris_model_load(TINY_HF, NULL, &f32));
+    CHECK_OK(iris_model_load(TINY_HF_F16, NULL, &f16));
+    iris_model_info gi, hi;
+    iris_model_get_info(g, &gi), iris_model_get_info(f32, &hi);
+    CHECK(!strcmp(gi.format, "gguf") && !strcmp(gi.dtype, dtype));
+    CHECK(!strcmp(gi.name, "tiny-hf"));
+    const int gv[] = {gi.image_size, gi.patch_size, gi.vision_width, gi.vision_layers,
+                      gi.vision_heads, gi.vision_mlp, gi.text_width, gi.text_layers,
+                      gi.text_heads, gi.text_mlp, gi.vocab_size, gi.context_length,
+                      gi.projection_dim, gi.bos_token_id, gi.eos_token_id};
+    const int hv[] = {hi.image_size, hi.patch_size, hi.vision_width, hi.vision_layers,
+                      hi.vision_heads, hi.vision_mlp, hi.text_width, hi.text_layers,
+                      hi.text_heads, hi.text_mlp, hi.vocab_size, hi.context_length,
+                      hi.projection_dim, hi.bos_token_id, hi.eos_token_id};
+    for (size_t i = 0; i < sizeof gv / sizeof gv[0]; i++) CHECK_EQ_INT(gv[i], hv[i]);
+    CHECK(!strcmp(gi.hidden_act, hi.hidden_act));
+    CHECK_NEAR(gi.logit_scale, hi.logit_scale, 1e-6 * hi.logit_scale);
+    CHECK_NEAR(gi.image_mean[1], 0.25, 1e-7); /* from preprocessor_config.json */
+    CHECK_NEAR(gi.image_std[2], 0.4, 1e-7);
+    CHECK_EQ_INT(gi.crop_size, 32);
+    CHECK_EQ_INT(g->cfg.vision.ln_eps == f32->cfg.vision.ln_eps, 1);
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(exp, "tensors");
+    for (const cJSON *e = ts->child; e; e = e->next) {
+        if (!strcmp(e->string, "logit_scale")) continue;
+        compare_tensor(e->string, clip_model_tensor(g, e->string),
+                       clip_model_tensor(f32, e->string), clip_model_tensor(f16, e->string));
+    }
+    iris_model_free(g), iris_model_free(f32), iris_model_free(f16);
+    cJSON_Delete(exp);
+}
+
+/* The committed GGUF fixtures (tools/convert_hf_to_gguf.py over tiny-hf);
+ * tests/py/test_gguf_convert.py re-runs this binary with IRIS_TEST_GGUF_DIR
+ * pointing at freshly converted f32, f16 and q8_0 files. */
+static void test_gguf_matches_hf(void)
+{
+    const char *dir = getenv("IRIS_TEST_GGUF_DIR");
+    static const char *const types[] = {"f32", "f16", "q8_0"};
+    int checked = 0;
+    for (int i = 0; i < 3; i++) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/tiny-%s.gguf", dir ? dir : "tests/fixtures/models", types[i]);
+        if (!test_path_exists(p)) continue;
+        check_gguf(p, types[i]);
+        checked++;
+    }
+    CHECK(checked >= 2);
+    if (dir) CHECK_EQ_INT(checked, 3);
+}
+
+/* vocab.json as an id-ordered array of token strings (into one cJSON). */
+static const char **vocab_by_id(const char *path, cJSON **root, int *n)
+{
+    char *text = test_read_file(path, NULL);
+    *root = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!*root) return NULL;
+    *n = cJSON_GetArraySize(*root);
+    const char **v = calloc((size_t)*n, sizeof *v);
+    for (const cJSON *e = (*root)->child; e; e = e->next)
+        if (e->valueint >= 0 && e->valueint < *n) v[e->valueint] = e->string;
+    return v;
+}
+
+/* The real CLIP vocabulary: merges rebuilt from the token order alone are
+ * exactly merges.txt (models/tiny-clip holds CLIP's files). */
+static void test_merges_from_vocab(void)
+{
+    cJSON *root;
+    int n = 0, nm = 0;
+    const char **vocab = vocab_by_id("models/tiny-clip/vocab.json", &root, &n);
+    CHECK(vocab && n == 49408);
+    char **merges;
+    CHECK_OK(clip_merges_from_vocab(vocab, n, "vocab.json", &merges, &nm));
+    CHECK_EQ_INT(nm, 48894);
+    char *text = test_read_file("models/tiny-clip/merges.txt", NULL);
+    CHECK(text);
+    char *line = strchr(text, '\n') + 1; /* after "#version: 0.2" */
+    for (int r = 0; r < nm; r++) {
+        char *nl = strchr(line, '\n');
+        CHECK(nl);
+        *nl = '\0';
+        CHECK_MSG(!strcmp(merges[r], line), "merge %d: '%s' vs '%s'", r, merges[r], line);
+        line = nl + 1;
+    }
+    free(text), free(merges), free(vocab);
+    cJSON_Delete(root);
+}
+
 static void test_not_a_model(void)
 {
     iris_model *m = (iris_model *)1;
@@ -287,6 +409,8 @@ int main(void)
     RUN(test_config_variants);
     RUN(test_logit_scale_default);
     RUN(test_misaligned_header);
+    RUN(test_merges_from_vocab);
+    RUN(test_gguf_matches_hf);
     RUN(test_not_a_model);
     return test_summary();
 }
