@@ -134,6 +134,50 @@ int iris_preprocess(const iris_model *model, const iris_image *image, float *out
 /* Encode already-preprocessed pixel tensors (n x 3 x crop x crop). */
 int iris_encode_pixels(const iris_model *model, const float *pixels, int n, float *out);
 
+/* Models iris can download (`iris model fetch`). Each file is pinned to one
+ * commit of a Hugging Face repository; sha256 is its published checksum, or
+ * NULL where none could be found (then only the size is checked). */
+typedef struct iris_known_file {
+    const char *name;     /* in the repository and in the install folder */
+    uint64_t size;        /* bytes */
+    const char *sha256;   /* lowercase hex, or NULL */
+    const char *revision; /* commit for this file; NULL: the model's */
+} iris_known_file;
+
+typedef struct iris_known_model {
+    const char *name;        /* "clip-vit-base-patch32" */
+    const char *description;
+    const char *repo;        /* "openai/clip-vit-base-patch32" */
+    const char *revision;
+    const char *model_file;  /* GGUF: the file that is the model; NULL: the folder is */
+    const iris_known_file *files;
+    int n_files;
+} iris_known_model;
+
+/* The i-th known model (from 0), NULL past the end. */
+const iris_known_model *iris_model_known(int i);
+/* Where known model `name` is installed, or would be: its folder (or the
+ * GGUF file inside it) under $IRIS_CACHE/models, else
+ * $XDG_CACHE_HOME/iris/models, else ~/.cache/iris/models. */
+int iris_model_path(const char *name, char *path, size_t cap);
+/* 1 if every file of known model `name` is in place, else 0. */
+int iris_model_installed(const char *name);
+
+/* Called while fetching: bytes of `file` so far; on the file's last call
+ * sha256 is the digest of what was installed (else NULL). */
+typedef void (*iris_fetch_progress)(const char *file, uint64_t done, uint64_t total,
+                                    const char *sha256, void *user);
+/* Downloads known model `name` into its install folder: each file through
+ * FILE.part, resumed after an interruption, checked (size, published
+ * SHA-256) and renamed into place; files already there and intact are kept.
+ * $HF_ENDPOINT replaces https://huggingface.co (a mirror). Offline it fails
+ * within seconds with IRIS_ENET and says how to install weights by hand.
+ * progress may be NULL. */
+int iris_model_fetch(const char *name, iris_fetch_progress progress, void *user);
+/* The model to use when none is given: $IRIS_MODEL (a path or a known
+ * name), else the first installed known model. */
+int iris_model_default(char *path, size_t cap);
+
 /* ===================================================== store (issue 3) === */
 
 /* ==================================================== search (issue 3) === */

@@ -485,12 +485,12 @@ static int resolve_path(const char *path, char *buf, size_t cap, const char **ou
     if (!clip_registry_find(path))
         return iris_fail(IRIS_ENOTFOUND, "no model at %s (not a file, directory or known model name)",
                          path);
-    int rc = clip_registry_model_path(path, buf, cap);
+    int rc = iris_model_path(path, buf, cap);
     if (rc) return rc;
-    if (stat(buf, &st) != 0)
+    if (!iris_model_installed(path))
         return iris_fail(IRIS_ENOTFOUND,
-                         "model %s is not installed (looked in %s): run 'iris model fetch %s' "
-                         "or pass --model DIR",
+                         "model %s is not installed (or not completely) in %s: run 'iris model "
+                         "fetch %s' or pass --model DIR",
                          path, buf, path);
     *out = buf;
     return IRIS_OK;
