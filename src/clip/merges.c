@@ -54,31 +54,37 @@ static int utf8_get(const unsigned char **s, uint32_t *c)
     return 0;
 }
 
+/* Pair -> rank, keyed by (left << 16 | right) + 1 (ids are below 2^16;
+ * 0 marks an empty slot). Key and rank share a slot: one cache line per probe. */
+typedef struct pair_slot {
+    uint32_t key;
+    int32_t rank;
+} pair_slot;
+
 typedef struct pair_table {
-    uint64_t *keys; /* (left << 32 | right) + 1; 0 = empty */
-    int *rank;
-    size_t mask;
+    pair_slot *slots;
+    uint32_t mask, shift;
 } pair_table;
 
-static size_t slot_of(const pair_table *t, uint64_t key)
+static uint32_t pair_key(int a, int b) { return ((uint32_t)a << 16 | (uint32_t)b) + 1; }
+
+static uint32_t slot_of(const pair_table *t, uint32_t key)
 {
-    size_t i = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 17) & t->mask;
-    while (t->keys[i] && t->keys[i] != key) i = (i + 1) & t->mask;
+    uint32_t i = (uint32_t)(((uint64_t)key * 0x9E3779B97F4A7C15ull) >> t->shift) & t->mask;
+    while (t->slots[i].key && t->slots[i].key != key) i = (i + 1) & t->mask;
     return i;
 }
 
 static int pair_rank(const pair_table *t, int a, int b)
 {
-    size_t i = slot_of(t, ((uint64_t)a << 32 | (uint32_t)b) + 1);
-    return t->keys[i] ? t->rank[i] : -1;
+    const pair_slot *s = &t->slots[slot_of(t, pair_key(a, b))];
+    return s->key ? s->rank : -1;
 }
 
 static void pair_add(pair_table *t, int a, int b, int r)
 {
-    uint64_t key = ((uint64_t)a << 32 | (uint32_t)b) + 1;
-    size_t i = slot_of(t, key);
-    t->keys[i] = key;
-    t->rank[i] = r;
+    uint32_t key = pair_key(a, b);
+    t->slots[slot_of(t, key)] = (pair_slot){key, r};
 }
 
 /* BPE over sym[0..n) with the merges in t; returns the final length. */
@@ -175,14 +181,17 @@ int clip_merges_from_vocab(const char *const *vocab, int n_vocab, const char *pa
     *merges = NULL;
     int rc = check_alphabet(vocab, n_vocab, path, index);
     if (rc) return rc;
+    if (n_vocab >= (1 << 16))
+        return iris_fail(IRIS_ELIMIT, "%s: %d tokens is more than a CLIP vocabulary holds", path,
+                         n_vocab);
     int n = n_vocab - FIRST_MERGE - 2;
-    size_t cap = 16;
-    while (cap < 2 * (size_t)n) cap *= 2;
-    pair_table t = {calloc(cap, sizeof(uint64_t)), calloc(cap, sizeof(int)), cap - 1};
+    uint32_t bits = 4;
+    while ((1u << bits) < 2u * (uint32_t)n) bits++;
+    pair_table t = {calloc((size_t)1 << bits, sizeof(pair_slot)), (1u << bits) - 1, 64 - bits};
     int (*pairs)[2] = malloc(((size_t)n + 1) * sizeof *pairs);
     enum { MAX_SYM = 256 };
     int sym[MAX_SYM];
-    if (!t.keys || !t.rank || !pairs) rc = iris_fail(IRIS_ENOMEM, "no memory for %d merges", n);
+    if (!t.slots || !pairs) rc = iris_fail(IRIS_ENOMEM, "no memory for %d merges", n);
     for (int r = 0; r < n && !rc; r++) {
         const char *tok = vocab[FIRST_MERGE + r];
         int k = to_symbols(tok, index, sym, MAX_SYM);
@@ -199,6 +208,6 @@ int clip_merges_from_vocab(const char *const *vocab, int n_vocab, const char *pa
     }
     if (!rc) rc = build_strings(vocab, (const int(*)[2])pairs, n, merges);
     if (!rc) *n_merges = n;
-    free(t.keys), free(t.rank), free(pairs);
+    free(t.slots), free(pairs);
     return rc;
 }
