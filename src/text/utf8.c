@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int is_cont(unsigned char c) { return (c & 0xC0) == 0x80; }
-
-uint32_t utf8_next(const char *s, size_t n, size_t *i)
+/* Decodes the code point at s[*i]. An invalid sequence gives U+FFFD and
+ * advances one byte (strict) or its maximal subpart (subpart != 0). */
+static uint32_t decode(const char *s, size_t n, size_t *i, int subpart)
 {
     const unsigned char *p = (const unsigned char *)s + *i;
     size_t left = n - *i;
@@ -43,20 +43,21 @@ uint32_t utf8_next(const char *s, size_t n, size_t *i)
         *i += 1;
         return UTF8_REPLACEMENT;
     }
-    if (left < (size_t)len || p[1] < lo || p[1] > hi) {
-        *i += 1;
-        return UTF8_REPLACEMENT;
-    }
     for (int k = 1; k < len; k++) {
-        if (!is_cont(p[k])) {
-            *i += 1;
+        if ((size_t)k >= left || p[k] < lo || p[k] > hi) {
+            *i += subpart ? (size_t)k : 1;
             return UTF8_REPLACEMENT;
         }
         cp = (cp << 6) | (p[k] & 0x3F);
+        lo = 0x80, hi = 0xBF;
     }
     *i += (size_t)len;
     return cp;
 }
+
+uint32_t utf8_next(const char *s, size_t n, size_t *i) { return decode(s, n, i, 0); }
+
+uint32_t utf8_next_subpart(const char *s, size_t n, size_t *i) { return decode(s, n, i, 1); }
 
 int utf8_put(uint32_t cp, char *out)
 {

@@ -20,6 +20,11 @@
 
 /* Decodes the code point at s[*i] (i < n) and advances *i past it. */
 uint32_t utf8_next(const char *s, size_t n, size_t *i);
+/* The same, but an invalid sequence consumes its "maximal subpart" (the
+ * longest prefix of a well-formed sequence, at least one byte; Unicode
+ * 3.9), exactly as Python's bytes.decode("utf-8", "replace"): b"\xe2\x82"
+ * is one U+FFFD, not two. The CLIP tokenizer must read bytes that way. */
+uint32_t utf8_next_subpart(const char *s, size_t n, size_t *i);
 /* Writes cp as UTF-8 into out (room for 4 bytes); returns the byte count. */
 int utf8_put(uint32_t cp, char *out);
 /* 1 if s[0..n) is valid UTF-8. */
