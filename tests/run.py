@@ -68,7 +68,8 @@ def run_c_tests(build, pattern, timeout):
 
 def run_py_tests(build, pattern, timeout):
     pydir = os.path.join(ROOT, "tests", "py")
-    if not any(f.startswith("test_") and f.endswith(".py") for f in os.listdir(pydir)):
+    names = os.listdir(pydir) if os.path.isdir(pydir) else []
+    if not any(f.startswith("test_") and f.endswith(".py") for f in names):
         return 0, 0, 0
     xml = os.path.join(ROOT, build, "pytest.xml")
     env = dict(os.environ, IRIS_BUILD=os.path.join(ROOT, build),
