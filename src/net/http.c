@@ -15,6 +15,7 @@
  */
 #include "net/http.h"
 
+#include "util/buf.h"
 #include "util/error.h"
 
 #include <curl/curl.h>
@@ -108,7 +109,7 @@ typedef struct transfer {
     iris_http_response *resp;
     const char *what;    /* "POST http://host/path" for messages */
     CURL *curl;
-    size_t body_cap;     /* allocated */
+    iris_buf body;       /* handed to resp->body at the end */
     long retry_after_ms; /* from the last reply's Retry-After, -1 if none */
     int routed;          /* first piece seen: status and type known */
     int streaming;       /* this attempt's body goes to on_chunk */
@@ -116,27 +117,6 @@ typedef struct transfer {
     curl_off_t seen_bytes; /* body bytes so far, and when the last came */
     double last_byte_s;
 } transfer;
-
-static int append_body(transfer *t, const char *data, size_t n, size_t limit)
-{
-    iris_http_response *r = t->resp;
-    if (r->body_len + n > limit) return -1;
-    if (r->body_len + n + 1 > t->body_cap) {
-        size_t cap = t->body_cap ? t->body_cap : 4096;
-        while (cap < r->body_len + n + 1) cap *= 2;
-        char *b = realloc(r->body, cap);
-        if (!b) {
-            t->parked = iris_fail(IRIS_ENOMEM, "%s: no memory for a %zu-byte reply", t->what, cap);
-            return -2;
-        }
-        r->body = b;
-        t->body_cap = cap;
-    }
-    memcpy(r->body + r->body_len, data, n);
-    r->body_len += n;
-    r->body[r->body_len] = '\0';
-    return 0;
-}
 
 static void route(transfer *t)
 {
@@ -163,11 +143,12 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
         return t->parked ? 0 : n;
     }
     int ok2xx = t->resp->status >= 200 && t->resp->status < 300;
-    int rc = append_body(t, data, n, ok2xx ? t->opts->max_body : ERROR_BODY_CAP);
-    if (rc == -1 && !ok2xx) return n; /* error body: the first part says enough */
-    if (rc == -1)
-        t->parked = iris_fail(IRIS_ELIMIT, "%s: reply larger than the %zu-byte limit", t->what,
-                              t->opts->max_body);
+    int rc = iris_buf_add(&t->body, data, n, ok2xx ? t->opts->max_body : ERROR_BODY_CAP);
+    if (rc == IRIS_ELIMIT && !ok2xx) return n; /* error body: the first part says enough */
+    if (rc == IRIS_ELIMIT)
+        rc = iris_fail(IRIS_ELIMIT, "%s: reply larger than the %zu-byte limit", t->what,
+                       t->opts->max_body);
+    t->parked = rc;
     return rc ? 0 : n;
 }
 
@@ -379,8 +360,8 @@ static void free_headers(struct curl_slist *h)
 static void reset_attempt(transfer *t)
 {
     iris_http_response *r = t->resp;
-    r->body_len = 0;
-    if (r->body) r->body[0] = '\0';
+    t->body.len = 0;
+    if (t->body.p) t->body.p[0] = '\0';
     r->status = 0;
     r->content_type[0] = '\0';
     t->routed = t->streaming = t->parked = 0;
@@ -397,6 +378,8 @@ static int attempts_loop(transfer *t, char *errbuf)
         errbuf[0] = '\0';
         t->resp->attempts++;
         CURLcode c = curl_easy_perform(t->curl);
+        t->resp->body = t->body.p;
+        t->resp->body_len = t->body.len;
         if (c == CURLE_OK && !t->routed) route(t); /* empty body */
         if (t->parked) return t->parked;
         if (c == CURLE_OK && t->resp->status >= 200 && t->resp->status < 300) return IRIS_OK;

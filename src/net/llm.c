@@ -15,6 +15,7 @@
 #include "net/llm.h"
 
 #include "util/base64.h"
+#include "util/buf.h"
 #include "util/error.h"
 
 #include <cJSON.h>
@@ -25,32 +26,14 @@
 
 #define MAX_LINE_BYTES (1u << 20)
 
-/* --------------------------------------------------------- byte buffer */
-
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-} buf;
-
-/* Appends n bytes (kept NUL-terminated); IRIS_ELIMIT past limit bytes. */
-static int buf_add(buf *b, const char *s, size_t n, size_t limit)
-{
-    if (b->len + n > limit) return IRIS_ELIMIT;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) return iris_fail(IRIS_ENOMEM, "no memory for a %zu-byte answer", cap);
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return IRIS_OK;
-}
-
 /* ------------------------------------------------------- request body */
+
+const char *iris_llm_image_mime(const unsigned char *d, size_t n)
+{
+    if (d && n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF) return "image/jpeg";
+    if (d && n >= 8 && !memcmp(d, "\x89PNG\r\n\x1a\n", 8)) return "image/png";
+    return NULL;
+}
 
 /* "data:<mime>;base64,<data>" (with_prefix) or just the base64 text. */
 static char *image_b64(const iris_llm_part *p, int with_prefix)
@@ -204,7 +187,7 @@ typedef struct chat {
     const char *secret;
     char what[900]; /* "llm model 'x' at http://host/path" */
     int mode;
-    buf answer, line, data, whole;
+    iris_buf answer, line, data, whole;
     int done;
     long events;
     int cb_rc; /* status a callback of ours stopped the transfer with */
@@ -213,7 +196,7 @@ typedef struct chat {
 static int deliver(chat *c, const char *text, size_t n)
 {
     if (!n) return IRIS_OK;
-    int rc = buf_add(&c->answer, text, n, c->cfg->max_reply_bytes);
+    int rc = iris_buf_add(&c->answer, text, n, c->cfg->max_reply_bytes);
     if (rc == IRIS_ELIMIT)
         return iris_fail(rc, "%s: answer longer than the %zu-byte limit (max_reply_bytes)",
                          c->what, c->cfg->max_reply_bytes);
@@ -329,8 +312,8 @@ static int sse_line(chat *c, const char *s, size_t n)
     if (n < 5 || memcmp(s, "data:", 5)) return IRIS_OK; /* event:, id:, retry:, comments */
     s += 5, n -= 5;
     if (n && *s == ' ') s++, n--;
-    int rc = c->data.len ? buf_add(&c->data, "\n", 1, MAX_LINE_BYTES) : IRIS_OK;
-    if (!rc) rc = buf_add(&c->data, s, n, MAX_LINE_BYTES);
+    int rc = c->data.len ? iris_buf_add(&c->data, "\n", 1, MAX_LINE_BYTES) : IRIS_OK;
+    if (!rc) rc = iris_buf_add(&c->data, s, n, MAX_LINE_BYTES);
     if (rc == IRIS_ELIMIT)
         return iris_fail(rc, "%s: stream event longer than %u bytes", c->what, MAX_LINE_BYTES);
     return rc;
@@ -350,7 +333,7 @@ static int feed_lines(chat *c, const char *data, size_t len)
     while (len) {
         const char *nl = memchr(data, '\n', len);
         size_t n = nl ? (size_t)(nl - data) : len;
-        int rc = buf_add(&c->line, data, n, MAX_LINE_BYTES);
+        int rc = iris_buf_add(&c->line, data, n, MAX_LINE_BYTES);
         if (rc == IRIS_ELIMIT)
             return iris_fail(rc, "%s: stream line longer than %u bytes", c->what, MAX_LINE_BYTES);
         if (rc) return rc;
@@ -380,7 +363,7 @@ static int start_mode(chat *c, const char *ct)
 static int take_chunk(chat *c, const char *data, size_t len)
 {
     if (c->mode != MODE_WHOLE) return feed_lines(c, data, len);
-    int rc = buf_add(&c->whole, data, len, 4 * c->cfg->max_reply_bytes);
+    int rc = iris_buf_add(&c->whole, data, len, 4 * c->cfg->max_reply_bytes);
     if (rc == IRIS_ELIMIT)
         return iris_fail(rc, "%s: reply larger than %zu bytes", c->what, 4 * c->cfg->max_reply_bytes);
     return rc;

@@ -109,6 +109,11 @@ typedef struct iris_llm_reply {
     long http_status;
 } iris_llm_reply;
 
+/* "image/jpeg" or "image/png" when data is one of those, else NULL: the
+ * two encodings every supported endpoint accepts (others are converted by
+ * the caller first). */
+const char *iris_llm_image_mime(const unsigned char *data, size_t len);
+
 /* The JSON body for req under cfg's protocol (malloc'ed, NUL-terminated). */
 int iris_llm_request_json(const iris_llm_config *cfg, const iris_llm_request *req,
                           char **json, size_t *len);

@@ -14,8 +14,6 @@
 #include "util/error.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,7 +87,7 @@ int iris_llm_configured(const iris_llm_config *c) { return c->url[0] && c->model
  * ("file.toml:3" or "IRIS_LLM_TIMEOUT"). */
 static int set_field(iris_llm_config *c, const field *f, const char *value, const char *where)
 {
-    char *dst = (char *)c + f->off, *end = NULL;
+    char *dst = (char *)c + f->off;
     if (f->type == F_STR) {
         if (strlen(value) >= f->size)
             return iris_fail(IRIS_EARG, "%s: value longer than %zu characters", where, f->size - 1);
@@ -109,12 +107,9 @@ static int set_field(iris_llm_config *c, const field *f, const char *value, cons
         *(int *)dst = on;
         return IRIS_OK;
     }
-    errno = 0;
-    double v = strtod(value, &end);
-    if (end == value || *end || errno || !isfinite(v) || v < f->lo || v > f->hi ||
-        (f->type != F_DBL && v != floor(v)))
-        return iris_fail(IRIS_EARG, "%s: '%s' is not a %s in [%g, %g]", where, value,
-                         f->type == F_DBL ? "number" : "whole number", f->lo, f->hi);
+    double v;
+    int rc = iris_config_number(value, where, f->lo, f->hi, f->type != F_DBL, &v);
+    if (rc) return rc;
     if (f->type == F_DBL) *(double *)dst = v;
     else if (f->type == F_INT) *(int *)dst = (int)v;
     else *(size_t *)dst = (size_t)v;

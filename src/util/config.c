@@ -12,6 +12,8 @@
 #include "util/fs.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,3 +207,17 @@ int iris_config_next(const iris_config *cfg, const char *section, int *pos, cons
 }
 
 const char *iris_config_origin(const iris_config *cfg) { return cfg ? cfg->origin : ""; }
+
+int iris_config_number(const char *value, const char *where, double lo, double hi, int integer,
+                       double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(value, &end);
+    if (end == value || *end || errno || !isfinite(v) || v < lo || v > hi ||
+        (integer && v != floor(v)))
+        return iris_fail(IRIS_EARG, "%s: '%s' is not a %s in [%g, %g]", where, value,
+                         integer ? "whole number" : "number", lo, hi);
+    *out = v;
+    return IRIS_OK;
+}

@@ -42,4 +42,10 @@ int iris_config_next(const iris_config *cfg, const char *section, int *pos, cons
 /* The file the configuration came from ("" for none). */
 const char *iris_config_origin(const iris_config *cfg);
 
+/* Parses value strictly as a number in [lo, hi] (a whole number if
+ * integer): "12s", "", "nan" fail with IRIS_EARG, the message starting with
+ * where ("file.toml:3: [llm] timeout" or "IRIS_LLM_TIMEOUT"). */
+int iris_config_number(const char *value, const char *where, double lo, double hi, int integer,
+                       double *out);
+
 #endif

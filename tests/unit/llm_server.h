@@ -16,6 +16,7 @@
 #define IRIS_TEST_LLM_SERVER_H
 
 #include "net/http.h"
+#include "net/llm.h"
 #include "test.h"
 
 #include <signal.h>
@@ -25,7 +26,7 @@
 static pid_t llm_srv_pid;
 static int llm_srv_port, llm_srv_stdin = -1;
 
-static const char *llm_server_python(void)
+static inline const char *llm_server_python(void)
 {
     return access(".venv/bin/python", X_OK) == 0 ? ".venv/bin/python" : "python3";
 }
@@ -79,6 +80,16 @@ static const char *llm_server_url(void)
     static char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d", llm_srv_port);
     return url;
+}
+
+/* A configuration for role that talks to the test server. */
+static inline void llm_server_config(iris_llm_config *c, const char *role, const char *model,
+                              int protocol)
+{
+    iris_llm_config_defaults(c, role);
+    snprintf(c->url, sizeof c->url, "%s", llm_server_url());
+    snprintf(c->model, sizeof c->model, "%s", model);
+    c->protocol = protocol;
 }
 
 static int llm_server_call_(const char *method, const char *path, const char *body,

@@ -19,10 +19,7 @@ static void need_server(void)
 
 static void config(iris_llm_config *c, int protocol)
 {
-    iris_llm_config_defaults(c, "llm");
-    snprintf(c->url, sizeof c->url, "%s", llm_server_url());
-    snprintf(c->model, sizeof c->model, "%s", protocol == IRIS_LLM_OLLAMA ? "llava:7b" : "gpt-test");
-    c->protocol = protocol;
+    llm_server_config(c, "llm", protocol == IRIS_LLM_OLLAMA ? "llava:7b" : "gpt-test", protocol);
     c->timeout_s = 10;
     c->idle_timeout_s = 5;
     c->max_retries = 3;
