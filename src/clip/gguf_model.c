@@ -21,6 +21,7 @@
 #include "clip/gguf.h"
 #include "clip/loader.h"
 #include "clip/merges.h"
+#include "clip/tokenizer.h"
 #include "util/error.h"
 
 #include <math.h>
@@ -100,9 +101,9 @@ static int read_preprocessing(const gguf_file *f, clip_config *c)
     return rc ? required(rc) : clip_preprocess_check(c, f->path);
 }
 
-/* Tokens -> vocabulary size, special ids and (when the tokenizer is wired
- * in) the BPE merges. */
-static int read_vocab(const gguf_file *f, clip_config *c)
+/* tokenizer.ggml.tokens -> the tokenizer (merges rebuilt from the token
+ * order), the vocabulary size and the special ids. */
+static int read_vocab(const gguf_file *f, iris_model *m)
 {
     char **tokens;
     int n, rc = required(gguf_get_strings(f, "tokenizer.ggml.tokens", &tokens, &n));
@@ -110,11 +111,13 @@ static int read_vocab(const gguf_file *f, clip_config *c)
     char **merges = NULL;
     int n_merges = 0;
     rc = clip_merges_from_vocab((const char *const *)tokens, n, f->path, &merges, &n_merges);
+    if (!rc && (rc = clip_tokenizer_create((const char *const *)tokens, n,
+                                           (const char *const *)merges, n_merges, &m->tok)))
+        iris_fail_wrap(rc, "%s: tokenizer.ggml.tokens", f->path);
     if (!rc) {
-        c->vocab_size = n;
-        c->bos_id = n - 2; /* merges.c checked the two specials close the list */
-        c->eos_id = n - 1;
-        c->pad_id = n - 1;
+        m->cfg.vocab_size = n;
+        m->cfg.bos_id = clip_tokenizer_start_id(m->tok);
+        m->cfg.eos_id = m->cfg.pad_id = clip_tokenizer_end_id(m->tok);
     }
     free(merges);
     free(tokens);
@@ -159,7 +162,7 @@ int clip_load_gguf(iris_model *m, const char *path)
     f.map.data = NULL; /* the model owns the mapping from here */
     rc = read_config(&f, &m->cfg);
     if (!rc) rc = read_preprocessing(&f, &m->cfg);
-    if (!rc) rc = read_vocab(&f, &m->cfg);
+    if (!rc) rc = read_vocab(&f, m);
     if (!rc) rc = clip_config_check(&m->cfg, path);
     if (!rc) rc = clip_bind_weights(m, CLIP_NAMES_GGUF, gguf_find_cb, &f, path);
     char name[128];

@@ -12,12 +12,13 @@
  * Two reference quirks are resolved here so the forward pass need not know
  * them: eos_token_id == 2 is transformers' legacy marker (OpenAI's configs
  * say 2 and pool at the highest token id, which for CLIP tokenisation is the
- * end token), so cfg.eos_id becomes the end token's id; and a missing
+ * end token), so cfg.eos_id becomes the tokenizer's end id; and a missing
  * logit_scale tensor falls back to exp(logit_scale_init_value), as
  * transformers initialises a missing parameter.
  */
 #include "clip/loader.h"
 #include "clip/safetensors.h"
+#include "clip/tokenizer.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -314,13 +315,28 @@ static int hf_find(void *src, const char *name, clip_tensor *out)
     return IRIS_OK;
 }
 
-/* transformers' legacy eos marker, resolved: CLIP's start and end tokens
- * are the last two ids of its vocabulary. */
-static void resolve_special_ids(clip_config *c)
+/* Loads the tokenizer and reconciles its special ids with the config:
+ * transformers' legacy eos_token_id 2 means "pool at the end token". */
+static int load_tokenizer(iris_model *m, const char *dir)
 {
-    if (c->eos_id != LEGACY_EOS_ID) return;
-    c->eos_id = c->vocab_size - 1;
-    c->bos_id = c->vocab_size - 2;
+    char vocab[4096], merges[4096];
+    snprintf(vocab, sizeof vocab, "%s/vocab.json", dir);
+    snprintf(merges, sizeof merges, "%s/merges.txt", dir);
+    int rc = clip_tokenizer_load_hf(vocab, merges, &m->tok);
+    if (rc) return rc;
+    clip_config *c = &m->cfg;
+    int n = clip_tokenizer_vocab_size(m->tok), end = clip_tokenizer_end_id(m->tok);
+    if (n > c->vocab_size)
+        return iris_fail(IRIS_EFORMAT, "%s has %d tokens but the model embeds only %d", vocab, n,
+                         c->vocab_size);
+    if (c->eos_id == LEGACY_EOS_ID) c->eos_id = end;
+    if (c->eos_id != end)
+        return iris_fail(IRIS_EUNSUPPORTED,
+                         "%s/config.json: eos_token_id %d differs from the tokenizer's end "
+                         "token %d",
+                         dir, c->eos_id, end);
+    c->bos_id = clip_tokenizer_start_id(m->tok);
+    return IRIS_OK;
 }
 
 static int hf_check_weights_file(const char *dir, char *path, size_t cap)
@@ -382,7 +398,7 @@ int clip_load_hf(iris_model *m, const char *dir)
     m->map_size = st.map.size;
     st.map.data = NULL; /* the model owns the mapping from here */
     rc = read_logit_scale(&st, scale_init, &m->cfg.logit_scale);
-    resolve_special_ids(&m->cfg);
+    if (!rc) rc = load_tokenizer(m, dir);
     if (!rc) {
         char cpath[4096];
         snprintf(cpath, sizeof cpath, "%s/config.json", dir);

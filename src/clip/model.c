@@ -22,6 +22,7 @@
 
 #include "clip/loader.h"
 #include "clip/registry.h"
+#include "clip/tokenizer.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -548,6 +549,7 @@ int iris_model_load(const char *path, const iris_model_opts *opts, iris_model **
 void iris_model_free(iris_model *m)
 {
     if (!m) return;
+    clip_tokenizer_free(m->tok);
     free(m->vision.layers);
     free(m->text.layers);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
@@ -570,7 +572,5 @@ int iris_tokenize(const iris_model *m, const char *text, int32_t *ids, int max_i
 {
     if (!m || !text || !n_ids || (max_ids > 0 && !ids))
         return iris_fail(IRIS_EARG, "iris_tokenize: NULL argument");
-    (void)ids;
-    *n_ids = 0;
-    return iris_fail(IRIS_EUNSUPPORTED, "iris_tokenize: the tokenizer is not wired in yet");
+    return clip_tokenize(m->tok, text, m->cfg.context_length, ids, max_ids, n_ids);
 }

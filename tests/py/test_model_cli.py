@@ -6,6 +6,7 @@
   openai/clip-vit-base-patch32 vocab.json and merges.txt recorded there is
   checked against files rebuilt from models/tiny-clip (CLIP's real
   vocabulary in the same bytes Hugging Face serves).
+* tokenize prints the ids transformers gives for the fixture vocabulary.
 * fetch, offline for real (this machine has no internet): fails at once
   with a message saying how to install weights by hand; through a loopback
   mirror ($HF_ENDPOINT): a checksum mismatch installs nothing.
@@ -139,3 +140,17 @@ def test_fetch_mirror_checksum_mismatch(tmp_path):
     assert "checksum mismatch" in p.stderr and hashlib.sha256(data).hexdigest() in p.stderr
     assert "b575ef3c36f2a057fa19e221650105052d61cc9c1a972ec15019c6261ec98770" in p.stderr
     assert list((cache / "models" / "clip-vit-base-patch32").iterdir()) == []
+
+
+def test_tokenize_cli():
+    expected = json.load(open(os.path.join(FIX, "tiny-hf", "expected.json")))["tokens"]
+    for model in ("tiny-hf", "tiny-q8_0.gguf"):
+        for text, ids in expected.items():
+            p = iris("tokenize", "--model", os.path.join(FIX, model), text)
+            assert p.returncode == 0, p.stderr
+            assert [int(x) for x in p.stdout.split()] == ids
+        p = iris("tokenize", "--json", "--model", os.path.join(FIX, model), "hello", "world")
+        assert json.loads(p.stdout) == expected["hello world"]
+    assert iris("tokenize", "--model", os.path.join(FIX, "tiny-hf")).returncode == 2
+    p = iris("tokenize", "hello", env={"IRIS_MODEL": "", "IRIS_CACHE": "/nonexistent-iris-cache"})
+    assert p.returncode == 1 and "--model" in p.stderr

@@ -462,6 +462,16 @@ static void test_shape_mismatch(void)
                 "[554, 32]", "[600, 32]");
 }
 
+static void test_bad_tokenizer_files(void)
+{
+    expect_load(model_with("vocab.json", "{\"a\": ", 6), IRIS_EFORMAT, "vocab.json", NULL);
+    expect_load(model_with("merges.txt", NULL, 0), IRIS_ENOTFOUND, "merges.txt", NULL);
+    expect_edit("config.json", "\"vocab_size\": 554", "\"vocab_size\": 553", IRIS_EFORMAT,
+                "vocab.json has 554 tokens", "553");
+    expect_edit("config.json", "\"eos_token_id\": 553", "\"eos_token_id\": 100",
+                IRIS_EUNSUPPORTED, "eos_token_id 100", "553");
+}
+
 static void test_bad_preprocessor(void)
 {
     expect_edit("preprocessor_config.json", "\"image_std\": [", "\"image_std\": [7, ",
@@ -579,6 +589,8 @@ static size_t st_header_end(void)
 static void test_fuzz_safetensors(void) { fuzz_file("model.safetensors", st_header_end(), 900, 7); }
 static void test_fuzz_config(void) { fuzz_file("config.json", SIZE_MAX, 300, 11); }
 static void test_fuzz_preprocessor(void) { fuzz_file("preprocessor_config.json", SIZE_MAX, 150, 13); }
+static void test_fuzz_vocab(void) { fuzz_file("vocab.json", SIZE_MAX, 200, 19); }
+static void test_fuzz_merges(void) { fuzz_file("merges.txt", SIZE_MAX, 150, 23); }
 
 static size_t gguf_header_end(void)
 {
@@ -632,12 +644,15 @@ int main(void)
     RUN(test_gguf_model_lies);
     RUN(test_bad_config);
     RUN(test_shape_mismatch);
+    RUN(test_bad_tokenizer_files);
     RUN(test_bad_preprocessor);
     RUN(test_bad_weights);
     RUN(test_bad_logit_scale);
     RUN(test_fuzz_safetensors);
     RUN(test_fuzz_config);
     RUN(test_fuzz_preprocessor);
+    RUN(test_fuzz_vocab);
+    RUN(test_fuzz_merges);
     RUN(test_fuzz_gguf);
     fx_rmtree(scratch);
     return test_summary();

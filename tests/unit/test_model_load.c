@@ -116,6 +116,33 @@ static void check_fixture(const char *dir, const char *dtype)
 static void test_tiny_f32(void) { check_fixture(TINY_HF, "f32"); }
 static void test_tiny_f16(void) { check_fixture(TINY_HF_F16, "f16"); }
 
+/* Token ids of the fixture's vocabulary, as transformers' CLIPTokenizer
+ * gives them (expected.json "tokens"), from the HF folder and from the GGUF
+ * files, whose merges are rebuilt from the token order. */
+static void check_tokens(const char *model)
+{
+    cJSON *exp = load_expected(TINY_HF);
+    iris_model *m;
+    CHECK_OK(iris_model_load(model, NULL, &m));
+    const cJSON *toks = cJSON_GetObjectItemCaseSensitive(exp, "tokens");
+    for (const cJSON *e = toks->child; e; e = e->next) {
+        int32_t ids[64];
+        int n = 0;
+        CHECK_OK(iris_tokenize(m, e->string, ids, 64, &n));
+        CHECK_EQ_INT(n, cJSON_GetArraySize(e));
+        for (int i = 0; i < n; i++) CHECK_EQ_INT(ids[i], cJSON_GetArrayItem(e, i)->valueint);
+    }
+    iris_model_free(m);
+    cJSON_Delete(exp);
+}
+
+static void test_tokenize(void)
+{
+    check_tokens(TINY_HF);
+    check_tokens("tests/fixtures/models/tiny-q8_0.gguf");
+    check_tokens("tests/fixtures/models/tiny-f16.gguf");
+}
+
 static void test_model_id(void)
 {
     iris_model *a, *b, *c;
@@ -155,7 +182,7 @@ static int load_with(const char *config, const char *pre, iris_model **m, const 
 static void test_defaults(void)
 {
     const char *cfg = "{\"projection_dim\":24,\"text_config\":{" TINY_TEXT
-                      ",\"bos_token_id\":552,\"eos_token_id\":553},\"vision_config\":{" TINY_VISION "}}";
+                      ",\"eos_token_id\":553},\"vision_config\":{" TINY_VISION "}}";
     iris_model *m = NULL;
     const char *dir;
     CHECK_OK(load_with(cfg, NULL, &m, &dir));
@@ -166,6 +193,7 @@ static void test_defaults(void)
     CHECK_EQ_INT(m->cfg.crop_size, 32);
     CHECK_NEAR(m->cfg.image_mean[0], 0.48145466, 1e-7);
     CHECK_NEAR(m->cfg.image_std[2], 0.27577711, 1e-7);
+    CHECK_EQ_INT(m->cfg.bos_id, 552); /* the tokenizer's start token */
     iris_model_free(m);
     fx_rmtree(dir);
 }
@@ -190,7 +218,7 @@ static void test_legacy_eos(void)
 static void test_config_variants(void)
 {
     const char *cfg = "{\"projection_dim\":24,\"text_config\":{\"hidden_size\":999},"
-                      "\"text_config_dict\":{" TINY_TEXT ",\"bos_token_id\":552,\"eos_token_id\":553,"
+                      "\"text_config_dict\":{" TINY_TEXT ",\"eos_token_id\":553,"
                       "\"hidden_act\":\"gelu\"},\"vision_config\":{" TINY_VISION
                       ",\"hidden_act\":\"gelu\"}}";
     const char *pre = "{\"size\":40,\"crop_size\":32,\"do_normalize\":false,"
@@ -403,6 +431,7 @@ int main(void)
 {
     RUN(test_tiny_f32);
     RUN(test_tiny_f16);
+    RUN(test_tokenize);
     RUN(test_model_id);
     RUN(test_defaults);
     RUN(test_legacy_eos);
