@@ -180,7 +180,203 @@ int iris_model_default(char *path, size_t cap);
 
 /* ===================================================== store (issue 3) === */
 
+/* An index: one SQLite store (files, items, CLIP vectors, BM25 text) plus
+ * the CLIP model it was built with. docs/search.md describes it all.
+ *
+ * Threads: one iris_db may be used by any number of threads at once (the
+ * REST server shares one): store access is serialised inside, while query
+ * encoding and the vector scan run in parallel. */
+typedef struct iris_db iris_db;
+
+#define IRIS_DEFAULT_DB ".iris/index.db"
+
+typedef struct iris_db_opts {
+    /* CLIP model: a Hugging Face folder, a GGUF file or a known name
+     * (iris model list). NULL: the model the index was built with; for an
+     * index without one, $IRIS_MODEL, else `name` (or `path`) in the
+     * config file's [model] section, else the first installed known model.
+     * A model other than the index's fails with IRIS_EMODEL. */
+    const char *model;
+    int n_threads; /* threads per encode call; 0 = all cores */
+    int readonly;  /* never write; the index must exist (IRIS_ENOTFOUND) */
+} iris_db_opts;
+
+/* Opens the index at path (NULL = IRIS_DEFAULT_DB under the current
+ * folder), creating it and its folder unless readonly. The model is loaded
+ * on first use (keyword search and stats never load it), except that an
+ * explicit opts->model is loaded and checked against the index at once.
+ * opts may be NULL. */
+int iris_db_open(const char *path, const iris_db_opts *opts, iris_db **out);
+void iris_db_close(iris_db *db);
+const char *iris_db_path(const iris_db *db);
+
+/* The index's model, loaded on first call and owned by db. Fails with
+ * IRIS_EMODEL if it differs from the one the index was built with, with
+ * IRIS_ENOTFOUND if none can be found (the message says how to get one). */
+int iris_db_model(iris_db *db, const iris_model **model);
+
+/* Records the model in the index if it has none yet (the first index run
+ * does this); a no-op when it is already recorded. */
+int iris_db_record_model(iris_db *db);
+
+/* Item kinds ("modalities"); values are stable (they are stored). */
+enum {
+    IRIS_MOD_IMAGE = 1,      /* an image file */
+    IRIS_MOD_TEXT = 2,       /* a chunk of a text or Markdown file */
+    IRIS_MOD_PDF_TEXT = 3,   /* a chunk of a PDF page's text */
+    IRIS_MOD_PDF_FIGURE = 4, /* an image embedded in a PDF page */
+    IRIS_MOD_OCR = 5,        /* text recognised in an image or scanned page */
+    IRIS_MOD_CAPTION = 6     /* a VLM caption of an image */
+};
+#define IRIS_N_MODS 7 /* values are 1..6; arrays indexed by modality */
+
+/* "image", "text", "pdf_text", "pdf_figure", "ocr", "caption" ("?"). */
+const char *iris_modality_name(int modality);
+/* Parses a comma-separated list of modality names and aliases into a bit
+ * set (bit 1 << modality), OR-ed into *mask. Aliases: "pdf" = pdf_text +
+ * pdf_figure, "figure" = pdf_figure, "visual" = image + pdf_figure. An
+ * unknown name fails with IRIS_EARG naming it and the valid ones. */
+int iris_modality_mask(const char *list, unsigned *mask);
+
+typedef struct iris_stats {
+    int64_t files;         /* file paths known, skipped ones included */
+    int64_t files_skipped; /* files that could not be indexed */
+    int64_t contents;      /* distinct file contents */
+    int64_t contents_pending; /* still being indexed */
+    int64_t items, items_by_modality[IRIS_N_MODS];
+    int64_t vectors;
+    int64_t db_bytes;      /* database + write-ahead log */
+    int schema_version;
+    int has_model;         /* 0 for an index nothing was indexed into yet */
+    char model_name[128];
+    char model_id[65];     /* iris_model_info.id of the index's model */
+    int model_dim;
+} iris_stats;
+
+int iris_db_stats(iris_db *db, iris_stats *out);
+
+/* [ingest, issue 3: iris_index_paths() / iris_remove_path() go here] */
+
 /* ==================================================== search (issue 3) === */
+
+typedef enum iris_search_mode {
+    IRIS_MODE_HYBRID = 0,  /* vector + keyword lanes fused by RRF (default) */
+    IRIS_MODE_VECTOR = 1,  /* CLIP cosine only */
+    IRIS_MODE_KEYWORD = 2  /* BM25 only */
+} iris_search_mode;
+
+const char *iris_mode_name(int mode); /* "hybrid", "vector", "keyword" */
+int iris_mode_parse(const char *name, int *mode);
+
+/* A query. Zero-initialise, set exactly one source (text, image_path,
+ * image, item_id or vector) and any options. */
+typedef struct iris_query {
+    const char *text;        /* text -> images and texts (both lanes) */
+    const char *image_path;  /* image file -> similar items; the file itself
+                                (by resolved path and by content hash) is
+                                excluded from the results */
+    const iris_image *image; /* decoded image -> similar items */
+    int64_t item_id;         /* an indexed item -> similar items (itself and,
+                                unless keep_source, its file excluded) */
+    const float *vector;     /* a unit vector in the index model's space */
+    int dim;                 /* its length (must be the model's) */
+
+    int mode;                /* iris_search_mode; image, item and vector
+                                queries have no text: vector lane only */
+    int k;                   /* results wanted; 0 = 10 */
+    unsigned modalities;     /* bit set (1 << IRIS_MOD_*); 0 = all */
+    const char *path_glob;   /* keep items of files whose path matches this
+                                (SQLite GLOB: * ? [...], case-sensitive) */
+    int has_min_score;       /* drop results whose score is below min_score */
+    double min_score;
+    int rrf_k;               /* RRF constant; 0 = 60 */
+    int depth;               /* candidates taken from each lane; 0 = max(k, 100) */
+    int keep_source;         /* image/item queries: keep other items of the
+                                query's own file (the item itself stays out) */
+    const char *hl_open;     /* snippet markers around matched terms; */
+    const char *hl_close;    /* NULL = "[" and "]" */
+} iris_query;
+
+/* One result. Lanes: rank 1 is a lane's best; rank 0 means the item was not
+ * among that lane's candidates (its score is then 0 and meaningless). */
+typedef struct iris_hit {
+    int64_t item_id;
+    int modality;            /* IRIS_MOD_* */
+    double score;            /* what results are ordered by: hybrid: the RRF
+                                score sum 1/(rrf_k + rank) over lanes;
+                                vector: cosine; keyword: BM25 (higher is better) */
+    int vector_rank;
+    double vector_score;     /* cosine similarity */
+    int keyword_rank;
+    double keyword_score;    /* BM25 (-bm25() of SQLite FTS5) */
+    const char *path;        /* a file holding the item */
+    int page;                /* 1-based PDF page, 0 = none */
+    int has_bbox;
+    float bbox[4];           /* x0 y0 x1 y1: PDF points from the top-left, or pixels */
+    const char *snippet;     /* text around the matched terms, each wrapped in
+                                the markers; the text's start for items the
+                                keyword lane did not find; "" for images */
+} iris_hit;
+
+typedef struct iris_results {
+    int n;
+    iris_hit *hits;          /* best first */
+    int mode;                /* the mode that ran (see iris_query.mode) */
+    int rrf_k;
+    int vector_candidates;   /* items each lane returned before fusion */
+    int keyword_candidates;
+    /* Where the time went, milliseconds (wall clock). */
+    double embed_ms, vector_ms, keyword_ms, fuse_ms, total_ms;
+} iris_results;
+
+int iris_search(iris_db *db, const iris_query *query, iris_results **out);
+void iris_results_free(iris_results *results);
+
+/* An item with where it came from. */
+typedef struct iris_item {
+    int64_t id;
+    int modality;
+    int page, has_bbox;
+    float bbox[4];
+    int64_t char_start, char_end; /* byte offsets into the source text; -1 if none */
+    char *text;                   /* NULL for images */
+    char *path;                   /* a file holding the item */
+    char sha256[65];              /* the file content's SHA-256 */
+} iris_item;
+
+int iris_item_get(iris_db *db, int64_t item_id, iris_item *out);
+void iris_item_clear(iris_item *item);
+/* The item's pixels, decoded from its source file: an image file, or a
+ * PDF figure (IRIS_EUNSUPPORTED until the PDF module lands). Fails with
+ * IRIS_EFORMAT for text items. opts as for iris_image_load(). */
+int iris_item_image(iris_db *db, int64_t item_id, const iris_decode_opts *opts,
+                    iris_image *out);
+
+/* Zero-shot classification: each label becomes prompts through templates
+ * ("{}" is replaced by the label), the prompts' text embeddings are averaged
+ * and renormalised per label, and each image's probabilities are the
+ * softmax of logit_scale * cosine over the labels. */
+typedef struct iris_classify_opts {
+    const char *const *templates; /* NULL: iris_default_templates */
+    int n_templates;
+} iris_classify_opts;
+
+/* The 7 templates CLIP's ImageNet prompt-engineering notebook selected for
+ * its ensemble ("itap of a {}.", ...), plus the plain "a photo of a {}." */
+extern const char *const iris_default_templates[];
+extern const int iris_n_default_templates;
+
+/* Label embeddings (n_labels x dim, unit length). opts may be NULL. */
+int iris_label_embeddings(const iris_model *model, const char *const *labels, int n_labels,
+                          const iris_classify_opts *opts, float *out);
+/* probs: n_images x n_labels, each row summing to 1. */
+int iris_classify_images(const iris_model *model, const char *const *labels, int n_labels,
+                         const iris_image *images, int n_images,
+                         const iris_classify_opts *opts, float *probs);
+/* The same for image embeddings already computed (n x dim, unit length). */
+int iris_classify_vectors(const iris_model *model, const char *const *labels, int n_labels,
+                          const float *vectors, int n, const iris_classify_opts *opts,
+                          float *probs);
 
 /* ===================================================== serve (issue 5) === */
 

@@ -17,12 +17,14 @@ static int cmd_version(int argc, char **argv)
 static int cmd_help(int argc, char **argv);
 int cmd_model(int argc, char **argv);    /* cmd_model.c */
 int cmd_tokenize(int argc, char **argv); /* cmd_model.c */
+int cmd_stats(int argc, char **argv);    /* cmd_stats.c */
 
 static const cli_command commands[] = {
     {"help", cmd_help, "show the commands"},
     {"version", cmd_version, "print the version"},
     {"model", cmd_model, "model info|fetch|list: inspect or download CLIP models"},
     {"tokenize", cmd_tokenize, "print the CLIP token ids of a text"},
+    {"stats", cmd_stats, "what an index holds: files, items by type, model, size"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -278,4 +278,16 @@ typedef struct store_stats {
 
 int store_get_stats(store *st, store_stats *out);
 
+/* ------------------------------------------- lookups for search (lookup.c) */
+
+/* The generation counter (see store_stats): cheap enough to read before
+ * every query to tell whether a cached view of the vectors is stale. */
+int store_generation(store *st, int64_t *gen);
+/* The info JSON recorded with the index's model (malloc'ed; NULL if none
+ * was recorded), or IRIS_ENOTFOUND for a fresh index. */
+int store_model_info_json(store *st, char **json);
+/* Ids (ascending, malloc'ed) of the done contents held by a file whose
+ * path matches glob (SQLite GLOB), the rule store_fts_search applies. */
+int store_contents_glob(store *st, const char *glob, int64_t **ids, int *n);
+
 #endif
