@@ -1,0 +1,499 @@
+/*
+ * kernels.c - drivers, dispatch and scalar reference of the CLIP kernels.
+ *
+ * The SIMD backends (kernels_avx2.c, kernels_avx512.c) only provide a GEMM
+ * micro-kernel, its panel packer and a few row kernels; this file owns
+ * everything around them: run-time ISA choice, cache blocking, splitting
+ * work into parallel tasks, attention built from two GEMMs and a softmax,
+ * and the scalar code that is both the reference the fast paths are tested
+ * against and the fallback on CPUs without AVX2.
+ *
+ * GEMM blocking: a task owns an NC-column block of the output (and, when
+ * there are few such blocks, a range of rows). For each KC-deep slice it
+ * packs (and converts) its W panels once, then sweeps all its rows through
+ * the micro-kernel, so every weight element is converted once per call and
+ * the packed block (KC x NC floats, 128 KiB) stays in L2.
+ */
+#include "clip/kernels.h"
+
+#include "clip/kernels_simd.h"
+#include "util/error.h"
+
+#ifdef CLIP_HAVE_X86
+#include <cpuid.h>
+#endif
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KC 256
+#define NC 128
+#define GEMM_PACK_FLOATS ((size_t)KC * NC)
+#define MIN_ROWS_PER_TASK 64
+
+/* ------------------------------------------------------------ dispatch */
+
+#ifdef CLIP_HAVE_X86
+/* F16C from CPUID leaf 1 (ECX bit 29): older clang's __builtin_cpu_supports
+ * does not know the name. Any CPU with AVX2 has it, but we do not assume. */
+static int has_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+#endif
+
+int clip_isa_supported(clip_isa isa)
+{
+    switch (isa) {
+    case CLIP_ISA_SCALAR: return 1;
+#ifdef CLIP_HAVE_X86
+    case CLIP_ISA_AVX2:
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
+    case CLIP_ISA_AVX512:
+        return __builtin_cpu_supports("avx512f") && clip_isa_supported(CLIP_ISA_AVX2);
+#endif
+    default: return 0;
+    }
+}
+
+const char *clip_isa_name(clip_isa isa)
+{
+    switch (isa) {
+    case CLIP_ISA_SCALAR: return "scalar";
+    case CLIP_ISA_AVX2: return "avx2";
+    case CLIP_ISA_AVX512: return "avx512";
+    }
+    return "?";
+}
+
+clip_isa clip_isa_best(void)
+{
+    clip_isa best = CLIP_ISA_SCALAR;
+    for (int i = CLIP_ISA_AVX512; i > CLIP_ISA_SCALAR; i--)
+        if (clip_isa_supported((clip_isa)i)) {
+            best = (clip_isa)i;
+            break;
+        }
+    const char *cap = getenv("IRIS_ISA");
+    for (int i = CLIP_ISA_SCALAR; cap && i < (int)best; i++)
+        if (!strcmp(cap, clip_isa_name((clip_isa)i))) return (clip_isa)i;
+    return best;
+}
+
+static const clip_simd_ops *simd_ops(clip_isa isa)
+{
+#ifdef CLIP_HAVE_X86
+    if (isa == CLIP_ISA_AVX512) return &clip_ops_avx512;
+    if (isa == CLIP_ISA_AVX2) return &clip_ops_avx2;
+#endif
+    (void)isa;
+    return NULL;
+}
+
+/* ------------------------------------------------------------ dtypes */
+
+float clip_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1Fu, mant = h & 0x3FFu, bits;
+    if (exp == 0) {
+        float f = (float)mant * (1.0f / 16777216.0f); /* subnormal: mant * 2^-24 */
+        return sign ? -f : f;
+    }
+    if (exp == 31) bits = sign | 0x7F800000u | (mant << 13);
+    else bits = sign | ((exp + 112u) << 23) | (mant << 13);
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+float clip_bf16_to_f32(uint16_t h)
+{
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+float clip_read1(const void *data, clip_dtype type, int64_t i)
+{
+    uint16_t h;
+    switch (type) {
+    case CLIP_F16:
+        memcpy(&h, (const uint16_t *)data + i, 2);
+        return clip_f16_to_f32(h);
+    case CLIP_BF16:
+        memcpy(&h, (const uint16_t *)data + i, 2);
+        return clip_bf16_to_f32(h);
+    case CLIP_Q8_0: {
+        const uint8_t *blk = (const uint8_t *)data + (i / CLIP_Q8_0_BLOCK) * 34;
+        memcpy(&h, blk, 2);
+        return clip_f16_to_f32(h) * (float)((const int8_t *)blk)[2 + i % CLIP_Q8_0_BLOCK];
+    }
+    default: return ((const float *)data)[i];
+    }
+}
+
+void clip_tensor_read_f32(const clip_tensor *t, int64_t first, int64_t n, float *dst)
+{
+    if (t->type == CLIP_F32) {
+        memcpy(dst, (const float *)t->data + first, (size_t)n * sizeof *dst);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) dst[i] = clip_read1(t->data, t->type, first + i);
+}
+
+size_t clip_dtype_bytes(clip_dtype type, int64_t n)
+{
+    switch (type) {
+    case CLIP_F16:
+    case CLIP_BF16: return (size_t)n * 2;
+    case CLIP_Q8_0: return (size_t)(n / CLIP_Q8_0_BLOCK) * 34;
+    default: return (size_t)n * 4;
+    }
+}
+
+/* ------------------------------------------------------------ context */
+
+size_t clip_attention_work_floats(int max_seq)
+{
+    return (size_t)max_seq * (size_t)max_seq;
+}
+
+int clip_kctx_init(clip_kctx *k, iris_pool *pool, clip_isa isa, size_t extra_floats)
+{
+    memset(k, 0, sizeof *k);
+    size_t per = (GEMM_PACK_FLOATS + extra_floats + 15) & ~(size_t)15; /* 64-byte rows */
+    size_t n = (size_t)iris_pool_threads(pool);
+    if (per > ((size_t)1 << 40) / n / sizeof(float))
+        return iris_fail(IRIS_ELIMIT, "kernel scratch of %zu floats per thread is too large", per);
+    k->work = aligned_alloc(64, n * per * sizeof(float));
+    if (!k->work)
+        return iris_fail(IRIS_ENOMEM, "out of memory for %zu MiB of kernel scratch",
+                         n * per * sizeof(float) >> 20);
+    k->pool = pool;
+    k->isa = isa;
+    k->work_floats = per;
+    return IRIS_OK;
+}
+
+void clip_kctx_free(clip_kctx *k)
+{
+    free(k->work);
+    k->work = NULL;
+}
+
+static float *worker_work(const clip_kctx *k, int worker)
+{
+    return k->work + (size_t)worker * k->work_floats;
+}
+
+/* ------------------------------------------------------------ scalar reference */
+
+float clip_quick_gelu_ref(float x) { return x / (1.0f + expf(-1.702f * x)); }
+
+float clip_gelu_ref(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
+static float act_ref(float x, clip_epilogue epi)
+{
+    if (epi == CLIP_EPI_QUICK_GELU) return clip_quick_gelu_ref(x);
+    if (epi == CLIP_EPI_GELU) return clip_gelu_ref(x);
+    return x;
+}
+
+static void softmax_ref(float *x, int n, float scale)
+{
+    float mx = -INFINITY, sum = 0.0f;
+    for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf((x[i] - mx) * scale);
+        sum += x[i];
+    }
+    for (int i = 0; i < n; i++) x[i] *= 1.0f / sum;
+}
+
+static void layernorm_ref(const float *x, float *y, int n, const float *g, const float *b,
+                          float eps)
+{
+    float mean = 0.0f, var = 0.0f;
+    for (int i = 0; i < n; i++) mean += x[i];
+    mean /= (float)n;
+    for (int i = 0; i < n; i++) var += (x[i] - mean) * (x[i] - mean);
+    float rstd = 1.0f / sqrtf(var / (float)n + eps);
+    for (int i = 0; i < n; i++) y[i] = (x[i] - mean) * rstd * g[i] + b[i];
+}
+
+/* Element (k, n) of a B operand. */
+static float bsrc_at(const clip_bsrc *b, int64_t k, int64_t n)
+{
+    return clip_read1(b->data, b->type, b->kn ? k * b->ld + n : n * b->ld + k);
+}
+
+/* Reference GEMM over columns [n0, n0 + ncols) and rows [m0, m1):
+ * y = act(bias + sum_k x w) or y += bias + sum_k x w, k in order. */
+static void gemm_ref(const float *x, int ldx, const clip_bsrc *b, int K, const float *bias,
+                     float *y, int ldy, int n0, int ncols, int m0, int m1, clip_epilogue epi)
+{
+    for (int m = m0; m < m1; m++)
+        for (int j = 0; j < ncols; j++) {
+            float *out = y + (size_t)m * ldy + n0 + j;
+            float acc = bias ? bias[j] : 0.0f;
+            if (epi == CLIP_EPI_ADD) acc = *out + acc;
+            for (int k = 0; k < K; k++) acc += x[(size_t)m * ldx + k] * bsrc_at(b, k, n0 + j);
+            *out = act_ref(acc, epi);
+        }
+}
+
+/* ------------------------------------------------------------ blocked GEMM */
+
+/* Same contract as gemm_ref, with packing and the micro-kernel. bias (NULL
+ * or ncols rounded up to the panel width) is indexed from n0. */
+static void gemm_simd(const clip_simd_ops *ops, const float *x, int ldx, const clip_bsrc *b,
+                      int K, const float *bias, float *y, int ldy, int n0, int ncols, int m0,
+                      int m1, clip_epilogue epi, float *pack)
+{
+    static const float zeros[64];
+    const int nr = ops->nr, mr = ops->mr;
+    for (int c0 = 0; c0 < ncols; c0 += NC) {
+        int cols = ncols - c0 < NC ? ncols - c0 : NC;
+        int panels = (cols + nr - 1) / nr;
+        for (int k0 = 0; k0 < K; k0 += KC) {
+            int kc = K - k0 < KC ? K - k0 : KC;
+            int last = k0 + kc >= K;
+            int mode = k0 > 0 ? CLIP_UKR_C : epi == CLIP_EPI_ADD ? CLIP_UKR_C_PLUS_ROW : CLIP_UKR_ROW;
+            for (int p = 0; p < panels; p++)
+                ops->pack(b, n0 + c0 + p * nr, cols - p * nr, k0, kc, pack + (size_t)p * kc * nr);
+            for (int m = m0; m < m1; m += mr) {
+                int rows = m1 - m < mr ? m1 - m : mr;
+                for (int p = 0; p < panels; p++) {
+                    int pc = cols - p * nr < nr ? cols - p * nr : nr;
+                    float *c = y + (size_t)m * ldy + n0 + c0 + p * nr;
+                    ops->ukr(rows, kc, x + (size_t)m * ldx + k0, ldx, pack + (size_t)p * kc * nr,
+                             c, ldy, pc, bias ? bias + c0 + p * nr : zeros, mode);
+                    if (last && epi >= CLIP_EPI_QUICK_GELU)
+                        for (int r = 0; r < rows; r++) ops->activation(c + (size_t)r * ldy, pc, epi);
+                }
+            }
+        }
+    }
+}
+
+/* Single-threaded GEMM on the kctx's ISA: the building block of attention. */
+static void gemm_one(clip_isa isa, const float *x, int ldx, const clip_bsrc *b, int K, float *y,
+                     int ldy, int N, int M, float *pack)
+{
+    const clip_simd_ops *ops = simd_ops(isa);
+    if (ops) gemm_simd(ops, x, ldx, b, K, NULL, y, ldy, 0, N, 0, M, CLIP_EPI_STORE, pack);
+    else gemm_ref(x, ldx, b, K, NULL, y, ldy, 0, N, 0, M, CLIP_EPI_STORE);
+}
+
+/* ------------------------------------------------------------ linear layers */
+
+typedef struct linear_job {
+    const clip_kctx *k;
+    const clip_linear *lin;
+    int n;
+    int first[9];  /* first task of each linear (n <= 8), first[n] = total */
+    int msplit[8]; /* row chunks per column block */
+} linear_job;
+
+static void linear_task(void *ctx, int t, int worker)
+{
+    const linear_job *job = ctx;
+    int g = 0;
+    while (t >= job->first[g + 1]) g++;
+    const clip_linear *lin = &job->lin[g];
+    int local = t - job->first[g], ms = job->msplit[g];
+    int n0 = (local / ms) * NC, ncols = lin->N - n0 < NC ? lin->N - n0 : NC;
+    int chunk = (lin->M + ms - 1) / ms, m0 = (local % ms) * chunk;
+    int m1 = m0 + chunk < lin->M ? m0 + chunk : lin->M;
+    if (m0 >= m1) return;
+
+    float bias[NC];
+    memset(bias, 0, sizeof bias);
+    int has_bias = lin->b && lin->b->data;
+    if (has_bias) clip_tensor_read_f32(lin->b, n0, ncols, bias);
+    clip_bsrc b = {lin->w->data, lin->w->type, lin->K, 0};
+    const clip_simd_ops *ops = simd_ops(job->k->isa);
+    if (ops)
+        gemm_simd(ops, lin->x, lin->ldx, &b, lin->K, bias, lin->y, lin->ldy, n0, ncols, m0, m1,
+                  lin->epi, worker_work(job->k, worker));
+    else
+        gemm_ref(lin->x, lin->ldx, &b, lin->K, bias, lin->y, lin->ldy, n0, ncols, m0, m1,
+                 lin->epi);
+}
+
+void clip_linear_run(const clip_kctx *k, const clip_linear *lin, int n)
+{
+    int threads = iris_pool_threads(k->pool);
+    for (int done = 0; done < n; done += 8) { /* at most 8 linears per parallel loop */
+        linear_job job = {.k = k, .lin = lin + done, .n = n - done < 8 ? n - done : 8};
+        for (int g = 0; g < job.n; g++) {
+            const clip_linear *l = &job.lin[g];
+            int blocks = (l->N + NC - 1) / NC, ms = 1;
+            if (blocks * job.n < 2 * threads) {
+                ms = (2 * threads + blocks * job.n - 1) / (blocks * job.n);
+                int most = (l->M + MIN_ROWS_PER_TASK - 1) / MIN_ROWS_PER_TASK;
+                ms = ms > most ? most : ms;
+                ms = ms < 1 ? 1 : ms;
+            }
+            job.msplit[g] = ms;
+            job.first[g + 1] = job.first[g] + (l->M > 0 ? blocks * ms : 0);
+        }
+        iris_pool_run(k->pool, job.first[job.n], linear_task, &job);
+    }
+}
+
+static int64_t tensor_elems(const clip_tensor *t)
+{
+    if (t->ndim < 1 || t->ndim > CLIP_MAX_DIMS) return -1;
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++) {
+        if (t->ne[i] < 0 || (t->ne[i] > 0 && n > INT64_MAX / t->ne[i])) return -1;
+        n *= t->ne[i];
+    }
+    return n;
+}
+
+int clip_tensor_check(const clip_tensor *t, int64_t n, int64_t row, const char *what)
+{
+    if (!t || !t->data) return iris_fail(IRIS_EFORMAT, "%s: tensor is missing", what);
+    if ((unsigned)t->type > CLIP_Q8_0)
+        return iris_fail(IRIS_EUNSUPPORTED, "%s: unknown dtype %d", what, (int)t->type);
+    int64_t got = tensor_elems(t);
+    if (got != n)
+        return iris_fail(IRIS_EFORMAT, "%s: has %lld elements, expected %lld", what,
+                         (long long)got, (long long)n);
+    if (t->type == CLIP_Q8_0 && (row <= 0 || row % CLIP_Q8_0_BLOCK))
+        return iris_fail(IRIS_EFORMAT, "%s: q8_0 rows of %lld values are not whole blocks", what,
+                         (long long)row);
+    if (t->nbytes < clip_dtype_bytes(t->type, n))
+        return iris_fail(IRIS_EFORMAT, "%s: data is truncated (%zu of %zu bytes)", what,
+                         t->nbytes, clip_dtype_bytes(t->type, n));
+    return IRIS_OK;
+}
+
+int clip_linear_check(const clip_linear *lin, const char *what)
+{
+    if (lin->N <= 0 || lin->K <= 0 || lin->M < 0)
+        return iris_fail(IRIS_EFORMAT, "%s: bad shape M=%d N=%d K=%d", what, lin->M, lin->N,
+                         lin->K);
+    int rc = clip_tensor_check(lin->w, (int64_t)lin->N * lin->K, lin->K, what);
+    if (rc || !lin->b || !lin->b->data) return rc;
+    char bias[160];
+    snprintf(bias, sizeof bias, "%s bias", what);
+    return clip_tensor_check(lin->b, lin->N, lin->N, bias);
+}
+
+/* ------------------------------------------------------------ layer norm */
+
+typedef struct ln_job {
+    const clip_kctx *k;
+    const float *x;
+    float *y;
+    int ldx, ldy, M, n, rows_per_task;
+    const clip_tensor *g, *b;
+    float eps;
+} ln_job;
+
+/* An [n] tensor as f32: the data itself, or converted into buf. */
+static const float *vector_f32(const clip_tensor *t, int n, float *buf)
+{
+    if (t->type == CLIP_F32) return t->data;
+    clip_tensor_read_f32(t, 0, n, buf);
+    return buf;
+}
+
+static void ln_task(void *ctx, int t, int worker)
+{
+    const ln_job *j = ctx;
+    float *work = worker_work(j->k, worker);
+    const float *g = vector_f32(j->g, j->n, work);
+    const float *b = vector_f32(j->b, j->n, work + j->n);
+    const clip_simd_ops *ops = simd_ops(j->k->isa);
+    int m1 = (t + 1) * j->rows_per_task < j->M ? (t + 1) * j->rows_per_task : j->M;
+    for (int m = t * j->rows_per_task; m < m1; m++) {
+        const float *x = j->x + (size_t)m * j->ldx;
+        float *y = j->y + (size_t)m * j->ldy;
+        if (ops) ops->layernorm(x, y, j->n, g, b, j->eps);
+        else layernorm_ref(x, y, j->n, g, b, j->eps);
+    }
+}
+
+void clip_layernorm(const clip_kctx *k, const float *x, int ldx, float *y, int ldy, int M, int n,
+                    const clip_tensor *g, const clip_tensor *b, float eps)
+{
+    if (M <= 0) return;
+    int tasks = 4 * iris_pool_threads(k->pool);
+    ln_job j = {k, x, y, ldx, ldy, M, n, (M + tasks - 1) / tasks, g, b, eps};
+    iris_pool_run(k->pool, (M + j.rows_per_task - 1) / j.rows_per_task, ln_task, &j);
+}
+
+/* ------------------------------------------------------------ attention */
+
+typedef struct attn_job {
+    const clip_kctx *k;
+    const clip_attention_args *a;
+} attn_job;
+
+/* One head of one sequence: S = Q K^T, row softmax (scaled, causal), O = P V. */
+static void attn_task(void *ctx, int t, int worker)
+{
+    const attn_job *j = ctx;
+    const clip_attention_args *a = j->a;
+    int s = t / a->heads, h = t % a->heads, T = a->len[s], d = a->head_dim;
+    int width = a->heads * d;
+    const float *q = a->qkv + (size_t)a->start[s] * a->ld + (size_t)h * d;
+    clip_bsrc keys = {q + width, CLIP_F32, a->ld, 0};
+    clip_bsrc vals = {q + 2 * width, CLIP_F32, a->ld, 1};
+    float *pack = worker_work(j->k, worker), *scores = pack + GEMM_PACK_FLOATS;
+    float *out = a->out + (size_t)a->start[s] * a->ldo + (size_t)h * d;
+    const clip_simd_ops *ops = simd_ops(j->k->isa);
+    float scale = 1.0f / sqrtf((float)d);
+
+    gemm_one(j->k->isa, q, a->ld, &keys, d, scores, T, T, T, pack);
+    for (int r = 0; r < T; r++) {
+        float *row = scores + (size_t)r * T;
+        int n = a->causal ? r + 1 : T;
+        if (ops) ops->softmax(row, n, scale);
+        else softmax_ref(row, n, scale);
+        memset(row + n, 0, (size_t)(T - n) * sizeof *row);
+    }
+    gemm_one(j->k->isa, scores, T, &vals, T, out, a->ldo, d, T, pack);
+}
+
+void clip_attention(const clip_kctx *k, const clip_attention_args *a)
+{
+    attn_job j = {k, a};
+    iris_pool_run(k->pool, a->n_seq * a->heads, attn_task, &j);
+}
+
+/* ------------------------------------------------------------ row kernels */
+
+void clip_softmax_row(clip_isa isa, float *x, int n, float scale)
+{
+    const clip_simd_ops *ops = simd_ops(isa);
+    if (ops) ops->softmax(x, n, scale);
+    else softmax_ref(x, n, scale);
+}
+
+void clip_activation(clip_isa isa, float *x, int n, clip_epilogue epi)
+{
+    const clip_simd_ops *ops = simd_ops(isa);
+    if (ops) {
+        ops->activation(x, n, epi);
+        return;
+    }
+    for (int i = 0; i < n; i++) x[i] = act_ref(x[i], epi);
+}
+
+void clip_l2_normalize(float *x, int n)
+{
+    double ss = 0.0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    if (ss <= 0.0) return;
+    float inv = (float)(1.0 / sqrt(ss));
+    for (int i = 0; i < n; i++) x[i] *= inv;
+}

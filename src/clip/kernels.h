@@ -1,0 +1,125 @@
+/*
+ * kernels.h - the numeric kernels of the CLIP forward pass.
+ *
+ * Everything the transformer needs, and nothing else: linear layers
+ * (y = x W^T + b with W in f32, f16, bf16 or q8_0), layer norm, the two
+ * activations, softmax and multi-head attention, plus L2 normalisation.
+ *
+ * Each kernel has a plain scalar reference (CLIP_ISA_SCALAR) and fast paths
+ * for AVX2+FMA+F16C and AVX-512, chosen at run time (one binary runs on any
+ * x86-64; other CPUs use the scalar code). tests/unit/test_kernels.c checks
+ * every fast path against the reference.
+ *
+ * Kernels that take a clip_kctx run their work in parallel on its pool and
+ * use its per-worker scratch, so a forward pass allocates once per call and
+ * any number of calls may run at once on one read-only model.
+ */
+#ifndef IRIS_CLIP_KERNELS_H
+#define IRIS_CLIP_KERNELS_H
+
+#include <stddef.h>
+
+#include "clip/model.h"
+#include "util/threadpool.h"
+
+typedef enum clip_isa {
+    CLIP_ISA_SCALAR = 0,
+    CLIP_ISA_AVX2 = 1,   /* AVX2 + FMA + F16C */
+    CLIP_ISA_AVX512 = 2, /* AVX-512F */
+} clip_isa;
+
+/* Best ISA of this CPU, lowered by the environment variable IRIS_ISA
+ * ("scalar", "avx2", "avx512") when set: a knob for tests and benchmarks. */
+clip_isa clip_isa_best(void);
+int clip_isa_supported(clip_isa isa);
+const char *clip_isa_name(clip_isa isa);
+
+/* Execution context of one encode call. */
+typedef struct clip_kctx {
+    iris_pool *pool;     /* NULL: everything on the calling thread */
+    clip_isa isa;
+    float *work;         /* per-worker scratch, work_floats each */
+    size_t work_floats;
+} clip_kctx;
+
+/* Scratch a worker needs beyond the GEMM packing buffer for attention over
+ * sequences of up to max_seq tokens. */
+size_t clip_attention_work_floats(int max_seq);
+
+/* Allocates per-worker scratch of at least extra_floats (plus what the GEMM
+ * needs) for every worker of pool. */
+int clip_kctx_init(clip_kctx *k, iris_pool *pool, clip_isa isa, size_t extra_floats);
+void clip_kctx_free(clip_kctx *k);
+
+/* Epilogue of a linear layer: what happens to r = x W^T + b. */
+typedef enum clip_epilogue {
+    CLIP_EPI_STORE = 0,      /* y = r */
+    CLIP_EPI_ADD = 1,        /* y += r (residual connection) */
+    CLIP_EPI_QUICK_GELU = 2, /* y = r * sigmoid(1.702 r) */
+    CLIP_EPI_GELU = 3,       /* y = r * Phi(r), exact erf form */
+} clip_epilogue;
+
+/* One linear layer y[M, N] (op)= x[M, K] W[N, K]^T + b[N]. Row strides are
+ * in floats. W may have more than two dims (a conv kernel): it is read as
+ * [N, K] and must hold exactly N * K elements; q8_0 needs K % 32 == 0. */
+typedef struct clip_linear {
+    const float *x;
+    int ldx;
+    const clip_tensor *w;
+    const clip_tensor *b; /* NULL or data == NULL: no bias */
+    float *y;
+    int ldy;
+    int M, N, K;
+    clip_epilogue epi;
+} clip_linear;
+
+/* Runs n independent linear layers as one parallel loop (q, k and v
+ * projections share one). Shapes are the caller's to check: see
+ * clip_linear_check(). */
+void clip_linear_run(const clip_kctx *k, const clip_linear *lin, int n);
+/* IRIS_OK if lin's weight and bias hold N x K and N elements of a dtype the
+ * kernels read (q8_0 rows whole blocks); IRIS_EFORMAT naming `what` if not. */
+int clip_linear_check(const clip_linear *lin, const char *what);
+/* IRIS_OK if t is present and holds exactly n elements, with a known dtype
+ * and enough bytes; q8_0 needs whole blocks of `row` elements (row % 32 == 0). */
+int clip_tensor_check(const clip_tensor *t, int64_t n, int64_t row, const char *what);
+
+/* Layer norm of M rows of width n (eps as in the config). g and b are [n]
+ * tensors of any dtype. x and y may be the same buffer. */
+void clip_layernorm(const clip_kctx *k, const float *x, int ldx, float *y, int ldy, int M, int n,
+                    const clip_tensor *g, const clip_tensor *b, float eps);
+
+/* Multi-head self-attention over packed sequences. Row r of qkv holds the
+ * token's query, key and value: [q (heads*dim) | k | v], stride ld. out gets
+ * the heads' outputs side by side ([heads*dim] per row, stride ldo). The
+ * sequences are rows [start[s], start[s] + len[s]); causal masks the future.
+ * Scratch per worker: clip_attention_work_floats(max len). */
+typedef struct clip_attention_args {
+    const float *qkv;
+    int ld;
+    float *out;
+    int ldo;
+    const int *start, *len;
+    int n_seq;
+    int heads, head_dim;
+    int causal;
+} clip_attention_args;
+void clip_attention(const clip_kctx *k, const clip_attention_args *a);
+
+/* Single-row kernels, exposed for tests: softmax of scale * x in place;
+ * an activation applied to n values in place (epi 2 or 3). */
+void clip_softmax_row(clip_isa isa, float *x, int n, float scale);
+void clip_activation(clip_isa isa, float *x, int n, clip_epilogue epi);
+
+/* x /= ||x||_2 (a zero vector stays zero). */
+void clip_l2_normalize(float *x, int n);
+
+/* Element conversion: n elements of t starting at element `first`, to f32.
+ * For q8_0 any range works (blocks are located per element). */
+void clip_tensor_read_f32(const clip_tensor *t, int64_t first, int64_t n, float *dst);
+/* Bytes of n elements of a dtype (n a multiple of 32 for q8_0). */
+size_t clip_dtype_bytes(clip_dtype type, int64_t n);
+float clip_f16_to_f32(uint16_t h);
+float clip_bf16_to_f32(uint16_t h);
+
+#endif
