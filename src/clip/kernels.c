@@ -23,7 +23,6 @@
 #include <cpuid.h>
 #endif
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -344,47 +343,6 @@ void clip_linear_run(const clip_kctx *k, const clip_linear *lin, int n)
         }
         iris_pool_run(k->pool, job.first[job.n], linear_task, &job);
     }
-}
-
-static int64_t tensor_elems(const clip_tensor *t)
-{
-    if (t->ndim < 1 || t->ndim > CLIP_MAX_DIMS) return -1;
-    int64_t n = 1;
-    for (int i = 0; i < t->ndim; i++) {
-        if (t->ne[i] < 0 || (t->ne[i] > 0 && n > INT64_MAX / t->ne[i])) return -1;
-        n *= t->ne[i];
-    }
-    return n;
-}
-
-int clip_tensor_check(const clip_tensor *t, int64_t n, int64_t row, const char *what)
-{
-    if (!t || !t->data) return iris_fail(IRIS_EFORMAT, "%s: tensor is missing", what);
-    if ((unsigned)t->type > CLIP_Q8_0)
-        return iris_fail(IRIS_EUNSUPPORTED, "%s: unknown dtype %d", what, (int)t->type);
-    int64_t got = tensor_elems(t);
-    if (got != n)
-        return iris_fail(IRIS_EFORMAT, "%s: has %lld elements, expected %lld", what,
-                         (long long)got, (long long)n);
-    if (t->type == CLIP_Q8_0 && (row <= 0 || row % CLIP_Q8_0_BLOCK))
-        return iris_fail(IRIS_EFORMAT, "%s: q8_0 rows of %lld values are not whole blocks", what,
-                         (long long)row);
-    if (t->nbytes < clip_dtype_bytes(t->type, n))
-        return iris_fail(IRIS_EFORMAT, "%s: data is truncated (%zu of %zu bytes)", what,
-                         t->nbytes, clip_dtype_bytes(t->type, n));
-    return IRIS_OK;
-}
-
-int clip_linear_check(const clip_linear *lin, const char *what)
-{
-    if (lin->N <= 0 || lin->K <= 0 || lin->M < 0)
-        return iris_fail(IRIS_EFORMAT, "%s: bad shape M=%d N=%d K=%d", what, lin->M, lin->N,
-                         lin->K);
-    int rc = clip_tensor_check(lin->w, (int64_t)lin->N * lin->K, lin->K, what);
-    if (rc || !lin->b || !lin->b->data) return rc;
-    char bias[160];
-    snprintf(bias, sizeof bias, "%s bias", what);
-    return clip_tensor_check(lin->b, lin->N, lin->N, bias);
 }
 
 /* ------------------------------------------------------------ layer norm */

@@ -74,16 +74,9 @@ typedef struct clip_linear {
 } clip_linear;
 
 /* Runs n independent linear layers as one parallel loop (q, k and v
- * projections share one). Shapes are the caller's to check: see
- * clip_linear_check(). */
+ * projections share one). Shapes are the caller's to get right: the model
+ * loader has checked every tensor against the config. */
 void clip_linear_run(const clip_kctx *k, const clip_linear *lin, int n);
-/* IRIS_OK if lin's weight and bias hold N x K and N elements of a dtype the
- * kernels read (q8_0 rows whole blocks); IRIS_EFORMAT naming `what` if not. */
-int clip_linear_check(const clip_linear *lin, const char *what);
-/* IRIS_OK if t is present and holds exactly n elements, with a known dtype
- * and enough bytes; q8_0 needs whole blocks of `row` elements (row % 32 == 0). */
-int clip_tensor_check(const clip_tensor *t, int64_t n, int64_t row, const char *what);
-
 /* Layer norm of M rows of width n (eps as in the config). g and b are [n]
  * tensors of any dtype. x and y may be the same buffer. */
 void clip_layernorm(const clip_kctx *k, const float *x, int ldx, float *y, int ldy, int M, int n,
