@@ -25,6 +25,8 @@ void media_resize_dims(int w, int h, int shortest, int *out_w, int *out_h);
  * downscale factor), fixed-point coefficients. src and dst must not
  * overlap. Returns IRIS_EARG / IRIS_ENOMEM on failure. */
 int media_resize_bicubic(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh);
+/* The same without SIMD: the reference the fast path is tested against. */
+int media_resize_bicubic_scalar(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh);
 
 /* Resize (shortest side -> resize_shortest) then centre-crop to a
  * crop x crop RGB image as HF's center_crop: offsets (size - crop) // 2
