@@ -25,15 +25,16 @@
 static const char *const tiny_files[] = {"config.json", "preprocessor_config.json",
                                          "model.safetensors", "vocab.json", "merges.txt"};
 
-/* A fresh scratch folder (mkdtemp); paths live in a ring of 8 static
- * slots, so a test may hold up to 8 at once. */
-static inline const char *fx_tmpdir(void)
+/* A fresh scratch folder (mkdtemp, malloc'ed path); fx_drop removes it
+ * and frees the path. */
+static inline char *fx_tmpdir(void)
 {
-    static char paths[8][64];
-    static int next;
-    char *path = paths[next++ % 8];
-    snprintf(path, 64, "/tmp/iris-model-test-XXXXXX");
-    return mkdtemp(path);
+    char *path = strdup("/tmp/iris-model-test-XXXXXX");
+    if (path && !mkdtemp(path)) {
+        free(path);
+        path = NULL;
+    }
+    return path;
 }
 
 static inline int fx_rm_entry(const char *p, const struct stat *s, int flag, struct FTW *f)
@@ -42,9 +43,17 @@ static inline int fx_rm_entry(const char *p, const struct stat *s, int flag, str
     return remove(p);
 }
 
+/* Removes a folder and everything in it. */
 static inline void fx_rmtree(const char *dir)
 {
     if (dir) nftw(dir, fx_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Removes a folder made by fx_tmpdir and frees its path. */
+static inline void fx_drop(char *dir)
+{
+    fx_rmtree(dir);
+    free(dir);
 }
 
 static inline int fx_write(const char *dir, const char *name, const void *data, size_t len)

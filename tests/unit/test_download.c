@@ -20,7 +20,7 @@
 
 #define BLOB_SIZE 300000
 
-static const char *root;
+static char *root;
 static char blob_sha[65];
 static int port;
 static pid_t server;
@@ -159,7 +159,7 @@ int main(void)
     free(blob);
     if (!start_server()) {
         printf("ok - test_download # SKIP python3 cannot run tests/py/file_server.py\n");
-        fx_rmtree(root);
+        fx_drop(root);
         return 0;
     }
     RUN(test_verified);
@@ -169,6 +169,6 @@ int main(void)
     RUN(test_unreachable);
     kill(server, SIGTERM);
     waitpid(server, NULL, 0);
-    fx_rmtree(root);
+    fx_drop(root);
     return test_summary();
 }

@@ -19,7 +19,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 
-static const char *scratch;
+static char *scratch;
 
 /* --------------------------------------------- crafted safetensors files */
 
@@ -350,7 +350,7 @@ static void expect_gguf_edit(const char *anchor, size_t skip, const void *with, 
     char *at = buf ? memmem(buf, n, anchor, strlen(anchor)) : NULL;
     CHECK_MSG(at, "no '%s'", anchor);
     memcpy(at + strlen(anchor) + skip, with, len);
-    const char *dir = fx_tmpdir();
+    char *dir = fx_tmpdir();
     CHECK_OK(fx_write(dir, "m.gguf", buf, n));
     free(buf);
     char p[512];
@@ -360,7 +360,7 @@ static void expect_gguf_edit(const char *anchor, size_t skip, const void *with, 
     CHECK_MSG(rc == status, "-> %d (%s), wanted %d", rc, iris_errmsg(), status);
     CHECK_MSG(strstr(iris_errmsg(), n1) && strstr(iris_errmsg(), n2), "'%s'", iris_errmsg());
     CHECK(strstr(iris_errmsg(), "m.gguf"));
-    fx_rmtree(dir);
+    fx_drop(dir);
 }
 
 static void test_gguf_model_lies(void)
@@ -382,15 +382,15 @@ static void test_gguf_model_lies(void)
 /* ------------------------------------------------ lying model folders */
 
 /* A copy of the tiny model in a fresh folder, with `name` replaced. */
-static const char *model_with(const char *name, const void *data, size_t len)
+static char *model_with(const char *name, const void *data, size_t len)
 {
-    const char *dir = fx_tmpdir();
+    char *dir = fx_tmpdir();
     CHECK(dir && !fx_copy_model(TINY_HF, dir, name));
     if (data) CHECK_OK(fx_write(dir, name, data, len));
     return dir;
 }
 
-static void expect_load(const char *dir, int status, const char *n1, const char *n2)
+static void expect_load(char *dir, int status, const char *n1, const char *n2)
 {
     iris_model *m = NULL;
     int rc = iris_model_load(dir, NULL, &m);
@@ -398,7 +398,7 @@ static void expect_load(const char *dir, int status, const char *n1, const char 
     CHECK(m == NULL);
     CHECK_MSG(strstr(iris_errmsg(), n1), "'%s' lacks '%s'", iris_errmsg(), n1);
     CHECK_MSG(!n2 || strstr(iris_errmsg(), n2), "'%s' lacks '%s'", iris_errmsg(), n2);
-    fx_rmtree(dir);
+    fx_drop(dir);
 }
 
 /* The fixture's file `name` with `from` replaced by `to` (first match). */
@@ -425,7 +425,7 @@ static void expect_edit(const char *file, const char *from, const char *to, int 
 {
     size_t len;
     char *s = edit_file(file, from, to, &len);
-    const char *dir = model_with(file, s, len);
+    char *dir = model_with(file, s, len);
     free(s);
     expect_load(dir, status, n1, n2);
 }
@@ -494,7 +494,7 @@ static void test_bad_weights(void)
                 "model.safetensors", "'text_projection.weight' is I32");
     expect_load(model_with("model.safetensors", NULL, 0), IRIS_ENOTFOUND, "model.safetensors",
                 NULL);
-    const char *dir = model_with("model.safetensors", NULL, 0);
+    char *dir = model_with("model.safetensors", NULL, 0);
     CHECK_OK(fx_write(dir, "pytorch_model.bin", "PK", 2));
     expect_load(dir, IRIS_EUNSUPPORTED, "pytorch_model.bin", NULL);
 }
@@ -551,7 +551,7 @@ static void fuzz_file(const char *name, size_t header_end, int rounds, uint32_t 
     size_t len = 0;
     char *orig = test_read_file(p, &len);
     char *buf = malloc(len);
-    const char *dir = fx_tmpdir();
+    char *dir = fx_tmpdir();
     CHECK(orig && buf && dir && !fx_copy_model(TINY_HF, dir, NULL));
     static const char interesting[] = "\"{}[],:-.0123456789eE\\ \x00\xff";
     int ok = 0, failed = 0;
@@ -570,7 +570,7 @@ static void fuzz_file(const char *name, size_t header_end, int rounds, uint32_t 
         load_cleanly(dir, &ok, &failed);
     }
     CHECK(failed > 0); /* the mutations did reach the parser */
-    fx_rmtree(dir);
+    fx_drop(dir);
     free(buf);
     free(orig);
 }
@@ -607,7 +607,7 @@ static void test_fuzz_gguf(void)
 {
     size_t len = 0, header = gguf_header_end();
     char *orig = test_read_file(TINY_GGUF, &len), *buf = malloc(len);
-    const char *dir = fx_tmpdir();
+    char *dir = fx_tmpdir();
     CHECK(orig && buf && dir && header > 0);
     char p[512];
     snprintf(p, sizeof p, "%s/m.gguf", dir);
@@ -624,7 +624,7 @@ static void test_fuzz_gguf(void)
         load_cleanly(p, &ok, &failed);
     }
     CHECK(failed > 0 && ok > 0);
-    fx_rmtree(dir);
+    fx_drop(dir);
     free(buf), free(orig);
 }
 
@@ -654,6 +654,6 @@ int main(void)
     RUN(test_fuzz_vocab);
     RUN(test_fuzz_merges);
     RUN(test_fuzz_gguf);
-    fx_rmtree(scratch);
+    fx_drop(scratch);
     return test_summary();
 }

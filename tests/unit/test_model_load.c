@@ -160,7 +160,7 @@ static void test_model_id(void)
 
 /* Loads `config` (and `pre`, NULL = no preprocessor_config.json) over the
  * tiny f32 weights. */
-static int load_with(const char *config, const char *pre, iris_model **m, const char **dir)
+static int load_with(const char *config, const char *pre, iris_model **m, char **dir)
 {
     *dir = fx_tmpdir();
     if (!*dir || fx_copy_model(TINY_HF, *dir, "config.json")) return -1;
@@ -184,7 +184,7 @@ static void test_defaults(void)
     const char *cfg = "{\"projection_dim\":24,\"text_config\":{" TINY_TEXT
                       ",\"eos_token_id\":553},\"vision_config\":{" TINY_VISION "}}";
     iris_model *m = NULL;
-    const char *dir;
+    char *dir;
     CHECK_OK(load_with(cfg, NULL, &m, &dir));
     CHECK_NEAR(m->cfg.vision.ln_eps, 1e-5, 1e-12);
     CHECK_EQ_INT(m->cfg.text.act, CLIP_ACT_QUICK_GELU);
@@ -195,7 +195,7 @@ static void test_defaults(void)
     CHECK_NEAR(m->cfg.image_std[2], 0.27577711, 1e-7);
     CHECK_EQ_INT(m->cfg.bos_id, 552); /* the tokenizer's start token */
     iris_model_free(m);
-    fx_rmtree(dir);
+    fx_drop(dir);
 }
 
 /* transformers' legacy marker: eos_token_id 2 pools at the end token. */
@@ -205,12 +205,12 @@ static void test_legacy_eos(void)
                       ",\"bos_token_id\":0,\"eos_token_id\":2,\"pad_token_id\":1},"
                       "\"vision_config\":{" TINY_VISION "}}";
     iris_model *m = NULL;
-    const char *dir;
+    char *dir;
     CHECK_OK(load_with(cfg, NULL, &m, &dir));
     CHECK_EQ_INT(m->cfg.eos_id, 553);
     CHECK_EQ_INT(m->cfg.bos_id, 552);
     iris_model_free(m);
-    fx_rmtree(dir);
+    fx_drop(dir);
 }
 
 /* Legacy *_config_dict keys override *_config; int forms of size/crop;
@@ -224,7 +224,7 @@ static void test_config_variants(void)
     const char *pre = "{\"size\":40,\"crop_size\":32,\"do_normalize\":false,"
                       "\"rescale_factor\":0.5}";
     iris_model *m = NULL;
-    const char *dir;
+    char *dir;
     CHECK_OK(load_with(cfg, pre, &m, &dir));
     CHECK_EQ_INT(m->cfg.text.width, 32);
     CHECK_EQ_INT(m->cfg.text.act, CLIP_ACT_GELU);
@@ -237,14 +237,14 @@ static void test_config_variants(void)
     iris_model_get_info(m, &in);
     CHECK(!strcmp(in.hidden_act, "gelu"));
     iris_model_free(m);
-    fx_rmtree(dir);
+    fx_drop(dir);
 }
 
 /* A checkpoint without logit_scale gets exp(logit_scale_init_value), as
  * transformers initialises a missing parameter. */
 static void test_logit_scale_default(void)
 {
-    const char *dir = fx_tmpdir();
+    char *dir = fx_tmpdir();
     CHECK(dir && !fx_copy_model(TINY_HF, dir, NULL));
     char p[512];
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
@@ -260,14 +260,14 @@ static void test_logit_scale_default(void)
     CHECK_OK(iris_model_load(dir, NULL, &m));
     CHECK_NEAR(m->cfg.logit_scale, expf(2.6592f), 1e-4);
     iris_model_free(m);
-    fx_rmtree(dir);
+    fx_drop(dir);
 }
 
 /* A header whose length is not a multiple of 4 leaves every f32 tensor
  * misaligned: the loader hands out aligned copies with the same values. */
 static void test_misaligned_header(void)
 {
-    const char *dir = fx_tmpdir();
+    char *dir = fx_tmpdir();
     CHECK(dir && !fx_copy_model(TINY_HF, dir, NULL));
     size_t len;
     unsigned char *b = (unsigned char *)test_read_file(TINY_HF "/model.safetensors", &len);
@@ -289,7 +289,7 @@ static void test_misaligned_header(void)
     CHECK_EQ_INT((uintptr_t)m->text.tok_emb.data % 4, 0);
     cJSON_Delete(exp);
     iris_model_free(m);
-    fx_rmtree(dir);
+    fx_drop(dir);
 }
 
 /* One GGUF tensor against the HF checkpoint: f32 and f16 storage must be
