@@ -15,6 +15,8 @@
 #include <time.h>
 
 #define CAPTION_MAX_TOKENS 300
+#define CAPTION_IMAGE_SIDE 1024          /* what VLMs resize to anyway */
+#define CAPTION_IMAGE_BYTES (1u << 20)
 
 static const char PROMPT[] =
     "Describe this image for a search index. Write plain sentences, no preamble, no "
@@ -154,9 +156,20 @@ int iris_caption_image(const iris_llm_config *cfg, const unsigned char *image, s
                        iris_caption_result *out)
 {
     memset(out, 0, sizeof *out);
+    unsigned char *fitted = NULL;
+    int rc = IRIS_OK;
+    if (image && len && (!iris_llm_image_mime(image, len) || len > CAPTION_IMAGE_BYTES)) {
+        rc = iris_rag_image_fit(image, len, CAPTION_IMAGE_SIDE, CAPTION_IMAGE_BYTES, &fitted,
+                                &len, NULL);
+        if (rc) return iris_fail_wrap(rc, "caption");
+        image = fitted;
+    }
     iris_caption_request req;
-    int rc = iris_caption_request_init(&req, image, len, 0);
-    if (rc) return rc;
+    rc = iris_caption_request_init(&req, image, len, 0);
+    if (rc) {
+        free(fitted);
+        return rc;
+    }
     double t0 = mono_s();
     iris_llm_reply reply;
     rc = iris_llm_chat(cfg, &req.request, NULL, NULL, NULL, &reply);
@@ -172,6 +185,7 @@ int iris_caption_image(const iris_llm_config *cfg, const unsigned char *image, s
         out->cost = (out->prompt_tokens * cfg->price_in + out->completion_tokens * cfg->price_out) / 1e6;
     }
     iris_llm_reply_free(&reply);
+    free(fitted);
     return rc;
 }
 

@@ -77,7 +77,9 @@ typedef struct iris_caption_result {
     double cost;             /* from the model's prices; 0 for local models */
 } iris_caption_result;
 
-/* Captions one image with cfg (no cache involved). */
+/* Captions one image with cfg (no cache involved). An image that is not
+ * JPEG or PNG, or is over 1 MiB, is first fitted to 1024 pixels and 1 MiB
+ * of JPEG (iris_rag_image_fit). */
 int iris_caption_image(const iris_llm_config *cfg, const unsigned char *image, size_t len,
                        iris_caption_result *out);
 void iris_caption_result_free(iris_caption_result *r);

@@ -183,6 +183,7 @@ void iris_rag_prompt_opts_init(iris_rag_prompt_opts *o, const iris_llm_config *c
     o->max_images = 4;
     o->max_image_bytes = 1u << 20;
     o->max_image_side = 1024;
+    o->image_fit = iris_rag_image_fit;
 }
 
 /* "[k] kind: path, page p (attached image m)\n" */

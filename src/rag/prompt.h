@@ -14,10 +14,9 @@
  * text, still lets the model tell them apart) plus its OCR text, if any. In
  * text mode, and for images over the count or size caps, its caption and
  * OCR text stand in for it. Images over max_image_bytes, or in a format
- * other than JPEG or PNG, go through opts->image_fit (decode, downscale,
- * re-encode as JPEG) when the caller provides one; without it they fall
- * back to text. [Hook: once src/media lands, the engine passes a fitter
- * built on its decoder; nothing here changes.]
+ * other than JPEG or PNG, go through opts->image_fit (by default
+ * iris_rag_image_fit: decode, downscale, re-encode as JPEG); an image it
+ * cannot fit (or with image_fit set to NULL) falls back to text.
  *
  * Budget: tokens are estimated (iris_rag_estimate_tokens); the window minus
  * the answer's reserve minus the rules and question is filled with sources
@@ -72,6 +71,13 @@ typedef int (*iris_rag_image_fit_fn)(const unsigned char *in, size_t in_len, int
                                      size_t max_bytes, unsigned char **out, size_t *out_len,
                                      void *user);
 
+/* The standard fitter (image_fit.c): decodes with the media module (any
+ * format it reads, EXIF orientation applied), downscales with its bicubic
+ * resize, and encodes JPEG at quality 85 stepping down to 55, then at
+ * three quarters of the size, until the result fits. user is unused. */
+int iris_rag_image_fit(const unsigned char *in, size_t in_len, int max_side, size_t max_bytes,
+                       unsigned char **out, size_t *out_len, void *user);
+
 typedef struct iris_rag_prompt_opts {
     int image_mode;         /* IRIS_RAG_IMAGES_*; default from cfg->vision */
     int context_tokens;     /* the model's window */
@@ -81,7 +87,7 @@ typedef struct iris_rag_prompt_opts {
     int max_images;         /* attached natively; default 4 */
     size_t max_image_bytes; /* per attached image; default 1 MiB */
     int max_image_side;     /* asked of image_fit; default 1024 */
-    iris_rag_image_fit_fn image_fit; /* may be NULL */
+    iris_rag_image_fit_fn image_fit; /* default iris_rag_image_fit; NULL: none */
     void *image_fit_user;
 } iris_rag_prompt_opts;
 

@@ -18,6 +18,8 @@ is two steps):
       "auth": "Bearer k" | null,    (null: no Authorization header allowed)
       "images": ["tests/fixtures/rag/red.jpg", ...],  all images of the
                                     request in order, compared byte for byte
+      "image_mimes": ["image/jpeg", ...],  only their types (for images the
+                                    client re-encoded)
       "roles": ["system", "user"], "text_contains": [...],
       "text_excludes": [...], "max_tokens": 100, "num_ctx": 8192,
       "temperature": 0.0},
@@ -153,6 +155,8 @@ def check_request(protocol, body, headers, exp, where):
             error(f"{where}: request text contains {s!r}")
     if "images" in exp:
         check_images(images, exp["images"], where)
+    if "image_mimes" in exp and [m for m, _ in images] != exp["image_mimes"]:
+        error(f"{where}: image types {[m for m, _ in images]}, expected {exp['image_mimes']}")
 
 
 def check_images(images, paths, where):

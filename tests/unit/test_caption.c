@@ -1,6 +1,7 @@
 /* Captions: the cache key against an independent Python computation, reply
  * cleaning, the one-image request through the scripted server, model
  * choice by set size, per-run limits and the estimate shown before a run. */
+#include "bmp.h"
 #include "iris.h"
 #include "llm_server.h"
 #include "rag/caption.h"
@@ -120,6 +121,20 @@ static void test_caption_image_through_server(void)
         iris_caption_result_free(&r);
         llm_server_verify();
     }
+    free(img);
+    /* A BMP (no endpoint takes one) is converted to JPEG first. */
+    iris_llm_config cfg;
+    llm_server_config(&cfg, "vlm", "moondream", IRIS_LLM_OLLAMA);
+    img = bmp_gradient(300, 200, &n);
+    llm_server_script("{'steps': [{'expect': {'image_mimes': ['image/jpeg']}, "
+                      "'reply': {'text': 'A gradient.'}}]}");
+    iris_caption_result r;
+    CHECK_OK(iris_caption_image(&cfg, img, n, &r));
+    CHECK(!strcmp(r.text, "A gradient."));
+    iris_caption_result_free(&r);
+    llm_server_verify();
+    CHECK_FAILS(iris_caption_image(&cfg, (const unsigned char *)"junk", 4, &r), IRIS_EFORMAT,
+                "caption");
     free(img);
 }
 

@@ -2,6 +2,7 @@
  * image caps and the fit hook, budget trimming by rank, citations mapped
  * back to sources (also through the scripted server), the extractive
  * answer, and the token estimate. */
+#include "bmp.h"
 #include "iris.h"
 #include "llm_server.h"
 #include "rag/prompt.h"
@@ -123,6 +124,8 @@ static void test_image_caps_count_size_format(void)
                                .image_len = sizeof gif - 1, .caption = "gif"};
     iris_rag_prompt_opts o;
     opts_big(&o, IRIS_RAG_IMAGES_NATIVE);
+    CHECK(o.image_fit == iris_rag_image_fit); /* the default */
+    o.image_fit = NULL;
     o.max_images = 2;
     iris_rag_prompt p;
     CHECK_OK(iris_rag_build_prompt("q", src, 7, &o, &p));
@@ -169,6 +172,57 @@ static void test_unreadable_images_fall_back(void)
     CHECK_EQ_INT(p.n_sources, 3);
     CHECK(strstr(user_text(&p), "[3] image: (unknown file)\n(no description available)"));
     iris_rag_prompt_free(&p);
+}
+
+static void test_image_fit_downscales_and_reencodes(void)
+{
+    size_t n;
+    unsigned char *bmp = bmp_gradient(1600, 1200, &n), *jpg;
+    CHECK(bmp);
+    size_t jn;
+    CHECK_OK(iris_rag_image_fit(bmp, n, 512, 100000, &jpg, &jn, NULL));
+    CHECK(jn <= 100000 && iris_llm_image_mime(jpg, jn) && !strcmp(iris_llm_image_mime(jpg, jn), "image/jpeg"));
+    iris_image img;
+    CHECK_OK(iris_image_decode(jpg, jn, NULL, &img));
+    CHECK_EQ_INT(img.width, 512);
+    CHECK_EQ_INT(img.height, 384);
+    /* The picture survives: sample points match the gradient (JPEG and
+     * resampling error stay within a few levels on a smooth ramp). */
+    for (int i = 0; i < 9; i++) {
+        int x = 40 + (i % 3) * 200, y = 40 + (i / 3) * 150;
+        unsigned char want[3];
+        bmp_gradient_at(x * 1600 / 512, y * 1200 / 384, 1600, 1200, want);
+        const unsigned char *got = img.rgb + ((size_t)y * 512 + (size_t)x) * 3;
+        for (int ch = 0; ch < 3; ch++)
+            CHECK_MSG(abs(got[ch] - want[ch]) <= 8, "(%d,%d) ch %d: %d vs %d", x, y, ch,
+                      got[ch], want[ch]);
+    }
+    iris_image_free(&img);
+    free(jpg);
+    /* Never enlarged; a tight byte cap shrinks further; hopeless caps and
+     * non-images fail cleanly. */
+    CHECK_OK(iris_rag_image_fit(bmp, n, 4096, 30000, &jpg, &jn, NULL));
+    CHECK_OK(iris_image_decode(jpg, jn, NULL, &img));
+    CHECK(jn <= 30000 && img.width <= 1600 && img.width * 3 == img.height * 4);
+    iris_image_free(&img);
+    free(jpg);
+    CHECK_FAILS(iris_rag_image_fit(bmp, n, 512, 100, &jpg, &jn, NULL), IRIS_ELIMIT, "100 bytes");
+    CHECK(jpg == NULL && jn == 0);
+    CHECK_EQ_INT(iris_rag_image_fit((const unsigned char *)"not an image", 12, 512, 1000, &jpg,
+                                    &jn, NULL), IRIS_EFORMAT);
+    CHECK_EQ_INT(iris_rag_image_fit(bmp, n, 8, 1000, &jpg, &jn, NULL), IRIS_EARG);
+    /* Through the prompt: a BMP source is attached as JPEG. */
+    iris_rag_source src = {.modality = IRIS_SRC_IMAGE, .path = "big.bmp", .image = bmp,
+                           .image_len = n};
+    iris_rag_prompt_opts o;
+    opts_big(&o, IRIS_RAG_IMAGES_NATIVE);
+    iris_rag_prompt p;
+    CHECK_OK(iris_rag_build_prompt("q", &src, 1, &o, &p));
+    CHECK_EQ_INT(p.n_images, 1);
+    const iris_llm_part *part = &p.messages[1].parts[1];
+    CHECK(!strcmp(part->mime, "image/jpeg") && part->image_len <= o.max_image_bytes);
+    iris_rag_prompt_free(&p);
+    free(bmp);
 }
 
 /* Ten 100-token text sources ("word " x 80 = 400 ASCII characters). */
@@ -411,6 +465,7 @@ int main(void)
     RUN(test_text_mode_uses_captions_and_ocr);
     RUN(test_image_caps_count_size_format);
     RUN(test_unreadable_images_fall_back);
+    RUN(test_image_fit_downscales_and_reencodes);
     RUN(test_budget_trims_by_rank);
     RUN(test_bad_arguments);
     RUN(test_token_estimate);
