@@ -69,6 +69,14 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libiris.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< $(BUILD)/libiris.a $(LDFLAGS) $(LDLIBS)
 
+# Vector-search benchmark against hnswlib (C++ headers) and FAISS (static).
+# -march=native lets hnswlib compile its AVX-512 kernels, as a user would.
+BENCH_BIN += $(BUILD)/bench/ann_bench
+$(BUILD)/bench/ann_bench: bench/ann_bench.cpp tests/unit/ann_data.h $(BUILD)/libiris.a
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -O3 -march=native -fopenmp -Wall -Iinclude -Isrc -o $@ $< \
+	    $(BUILD)/libiris.a -lfaiss -llapack -lblas -lpthread -lm
+
 check-tests: all $(TEST_BIN)
 
 # The runner prints one line per test and ends with "N passed, N failed".

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Drives build/bench/ann_bench: iris vs hnswlib vs FAISS, same data, same threads.
+
+    bench/ann_bench.py run --n 100000 --kind clustered [--libs iris,hnswlib,faiss-hnsw]
+    bench/ann_bench.py report            # tables (markdown) + latency-vs-recall PNG
+
+Each `run` appends JSON lines to bench/out/results.jsonl (one process per
+library, run one after another, so RSS numbers are each library's own).
+Data sets live in bench/out/<kind>-<n>/ and are generated once.
+Long runs: use `nice -n 10`, as BENCHMARKS.md records.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "bench", "out")
+BIN = os.path.join(ROOT, "build", "bench", "ann_bench")
+RESULTS = os.path.join(OUT, "results.jsonl")
+EFS = {"iris": "16,32,64,128,256,512", "hnswlib": "16,32,64,128,256,512",
+       "faiss-hnsw": "16,32,64,128,256,512", "faiss-hnsw-sq8": "16,32,64,128,256,512"}
+
+
+def sh(args, tag):
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+    print("+", " ".join(args), flush=True)
+    p = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT)
+    if p.returncode:
+        sys.exit(f"{args[1]} failed: {p.stderr}")
+    with open(RESULTS, "a") as f:
+        for line in p.stdout.splitlines():
+            if line.startswith("{"):
+                rec = json.loads(line)
+                rec.update(tag)
+                f.write(json.dumps(rec) + "\n")
+                print("  ", line, flush=True)
+
+
+def run(a):
+    os.makedirs(OUT, exist_ok=True)
+    d = os.path.join(OUT, f"{a.kind}-{a.n}")
+    tag = {"data": f"{a.kind}-{a.n}", "threads": a.threads}
+    if not os.path.exists(os.path.join(d, "meta.txt")):
+        os.makedirs(d, exist_ok=True)
+        sh([BIN, "gen", "--kind", a.kind, "--n", str(a.n), "--nq", str(a.nq), "--dim", str(a.dim),
+            "--dir", d, "--threads", str(a.threads)], tag)
+    for lib in a.libs.split(","):
+        if lib.startswith("scan:"):
+            sh([BIN, "scan", "--lib", lib[5:], "--dir", d, "--threads", str(a.threads)], tag)
+            continue
+        idx = os.path.join(d, f"{lib}.idx")
+        sh([BIN, "build", "--lib", lib, "--dir", d, "--threads", str(a.threads), "--M", str(a.M),
+            "--efc", str(a.efc), "--index", idx], tag)
+        sh([BIN, "query", "--lib", lib, "--dir", d, "--index", idx, "--efs", EFS[lib]], tag)
+        if not a.keep:
+            os.remove(idx)
+
+
+def load():
+    with open(RESULTS) as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+def best_at(rows, target):
+    """Fastest setting reaching recall >= target, else the most accurate one."""
+    ok = [r for r in rows if r["recall"] >= target]
+    return min(ok, key=lambda r: r["p50_ms"]) if ok else max(rows, key=lambda r: r["recall"])
+
+
+def report(a):
+    recs = load()
+    datas = sorted({r["data"] for r in recs}, key=lambda s: (int(s.split("-")[1]), s))
+    lines = []
+    for data in datas:
+        rs = [r for r in recs if r["data"] == data]
+        lines.append(f"\n#### {data} (512-d, k=10, {rs[0]['threads']} threads for build and scans, "
+                     "queries on 1 thread)\n")
+        lines.append("| library | build s | build peak RSS MB | file MB | ef | recall@10 | p50 ms | "
+                     "p99 ms | query RSS MB (anon + file) |")
+        lines.append("|---|---|---|---|---|---|---|---|---|")
+        for lib in ["iris", "hnswlib", "faiss-hnsw", "faiss-hnsw-sq8"]:
+            b = [r for r in rs if r["cmd"] == "build" and r["lib"] == lib]
+            q = [r for r in rs if r["cmd"] == "query" and r["lib"] == lib]
+            if not b or not q:
+                continue
+            b = b[-1]
+            for target in (0.90, 0.95, 0.99):
+                r = best_at(q, target)
+                lines.append(f"| {lib} | {b['build_s']:.1f} | {b['peak_rss_mb']:.0f} | "
+                             f"{b['file_mb']:.0f} | {r['ef']} | {r['recall']:.3f} | "
+                             f"{r['p50_ms']:.3f} | {r['p99_ms']:.3f} | {r['rss_mb']:.0f} "
+                             f"({r['rss_anon_mb']:.0f} + {r['rss_file_mb']:.0f}) |")
+        scans = [r for r in rs if r["cmd"] == "scan"]
+        if scans:
+            lines.append("\n| exact scan | recall@10 | p50 ms | p99 ms | peak RSS MB |")
+            lines.append("|---|---|---|---|---|")
+            for r in scans:
+                lines.append(f"| {r['lib']} | {r['recall']:.3f} | {r['p50_ms']:.2f} | "
+                             f"{r['p99_ms']:.2f} | {r['peak_rss_mb']:.0f} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with open(os.path.join(OUT, "report.md"), "w") as f:
+        f.write(text)
+    plot(recs, datas)
+
+
+def plot(recs, datas):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(datas), figsize=(5 * len(datas), 4), squeeze=False)
+    for ax, data in zip(axes[0], datas):
+        for lib, style in [("iris", "o-"), ("hnswlib", "s--"), ("faiss-hnsw", "^:"),
+                           ("faiss-hnsw-sq8", "v:")]:
+            q = sorted((r for r in recs if r["data"] == data and r["cmd"] == "query" and
+                        r["lib"] == lib), key=lambda r: r["ef"])
+            if q:
+                ax.plot([r["recall"] for r in q], [r["p50_ms"] for r in q], style, label=lib)
+        ax.set_title(data)
+        ax.set_xlabel("recall@10")
+        ax.set_ylabel("p50 latency (ms, 1 thread)")
+        ax.set_yscale("log")
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    path = os.path.join(ROOT, "bench", "ann_recall_latency.png")
+    fig.savefig(path, dpi=110)
+    print("wrote", path)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("cmd", choices=["run", "report"])
+    ap.add_argument("--n", type=int, default=100000)
+    ap.add_argument("--nq", type=int, default=1000)
+    ap.add_argument("--dim", type=int, default=512)
+    ap.add_argument("--kind", default="clustered")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--M", type=int, default=16)
+    ap.add_argument("--efc", type=int, default=200)
+    ap.add_argument("--libs", default="iris,hnswlib,faiss-hnsw,faiss-hnsw-sq8,"
+                                      "scan:iris-int8,scan:iris-f32,scan:iris-bin,scan:faiss-sq8,scan:faiss-flat")
+    ap.add_argument("--keep", action="store_true", help="keep the index files")
+    a = ap.parse_args()
+    run(a) if a.cmd == "run" else report(a)
+
+
+if __name__ == "__main__":
+    main()
