@@ -27,6 +27,7 @@
 #include "store/internal.h"
 
 #include "text/utf8.h"
+#include "util/buf.h"
 #include "util/error.h"
 
 #include <stdlib.h>
@@ -135,27 +136,10 @@ int store_fts_register(store *st)
 /* ------------------------------------------------------- query building */
 
 typedef struct qbuf {
-    char *p;
-    size_t len, cap;
+    iris_buf b;
     int terms;
     const char *sep; /* " OR " or " AND " */
 } qbuf;
-
-static int q_append(qbuf *q, const char *s, size_t n)
-{
-    if (q->len + n + 1 > q->cap) {
-        size_t cap = q->cap ? q->cap : 128;
-        while (cap < q->len + n + 1) cap *= 2;
-        char *p = realloc(q->p, cap);
-        if (!p) return iris_fail(IRIS_ENOMEM, "no memory for a query");
-        q->p = p;
-        q->cap = cap;
-    }
-    memcpy(q->p + q->len, s, n);
-    q->len += n;
-    q->p[q->len] = '\0';
-    return IRIS_OK;
-}
 
 /* Something unicode61 or our CJK split would index: ASCII letters and
  * digits, or any non-ASCII character except spaces (a term of only
@@ -181,11 +165,11 @@ static int has_word_char(const char *s, size_t n)
 static int q_phrase(qbuf *q, const char *s, size_t n)
 {
     if (!has_word_char(s, n) || q->terms >= MAX_QUERY_TERMS) return IRIS_OK;
-    int rc = q->terms ? q_append(q, q->sep, strlen(q->sep)) : IRIS_OK;
-    if (!rc) rc = q_append(q, "\"", 1);
+    int rc = q->terms ? iris_buf_str(&q->b, q->sep) : IRIS_OK;
+    if (!rc) rc = iris_buf_str(&q->b, "\"");
     for (size_t i = 0; !rc && i < n; i++)
-        rc = s[i] == '"' ? q_append(q, "\"\"", 2) : q_append(q, s + i, 1);
-    if (!rc) rc = q_append(q, "\"", 1);
+        rc = iris_buf_add(&q->b, s[i] == '"' ? "\"\"" : s + i, s[i] == '"' ? 2 : 1, 0);
+    if (!rc) rc = iris_buf_str(&q->b, "\"");
     if (!rc) q->terms++;
     return rc;
 }
@@ -226,8 +210,8 @@ static int q_split_term(qbuf *q, const char *s, size_t n)
 int store_fts_build_query(const char *query, int all_terms, char **out)
 {
     *out = NULL;
-    qbuf q = {NULL, 0, 0, 0, all_terms ? " AND " : " OR "};
-    int rc = q_append(&q, "", 0);
+    qbuf q = {{0}, 0, all_terms ? " AND " : " OR "};
+    int rc = IRIS_OK;
     size_t n = query ? strlen(query) : 0, i = 0;
     while (!rc && i < n) {
         size_t at = i;
@@ -249,11 +233,10 @@ int store_fts_build_query(const char *query, int all_terms, char **out)
         i = j;
     }
     if (rc) {
-        free(q.p);
+        iris_buf_free(&q.b);
         return rc;
     }
-    *out = q.p;
-    return IRIS_OK;
+    return iris_buf_take(&q.b, out, NULL);
 }
 
 /* ----------------------------------------------------------------- search */

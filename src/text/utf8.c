@@ -8,6 +8,7 @@
  */
 #include "text/utf8.h"
 
+#include "util/buf.h"
 #include "util/error.h"
 
 #include <stdlib.h>
@@ -134,43 +135,11 @@ int utf8_is_space(uint32_t cp)
            cp == 0x202F || cp == 0x205F || cp == 0x3000 || cp == 0xFEFF;
 }
 
-/* ------------------------------------------------------ building output */
-
-typedef struct out_buf {
-    char *p;
-    size_t len, cap;
-} out_buf;
-
-static int out_reserve(out_buf *o, size_t more)
-{
-    if (o->len + more + 1 <= o->cap) return IRIS_OK;
-    size_t cap = o->cap ? o->cap : 64;
-    while (cap < o->len + more + 1) cap *= 2;
-    char *p = realloc(o->p, cap);
-    if (!p) return iris_fail(IRIS_ENOMEM, "no memory for %zu bytes of text", cap);
-    o->p = p;
-    o->cap = cap;
-    return IRIS_OK;
-}
-
-static int out_finish(out_buf *o, char **out, size_t *out_len)
-{
-    int rc = out_reserve(o, 0);
-    if (rc) {
-        free(o->p);
-        return rc;
-    }
-    o->p[o->len] = '\0';
-    *out = o->p;
-    if (out_len) *out_len = o->len;
-    return IRIS_OK;
-}
-
 int utf8_sanitize(const char *s, size_t n, char **out, size_t *out_len)
 {
-    out_buf o = {0};
+    iris_buf o = {0};
     /* Replacement grows a byte to three at most. */
-    if (out_reserve(&o, 3 * n)) return IRIS_ENOMEM;
+    if (iris_buf_reserve(&o, 3 * n)) return IRIS_ENOMEM;
     size_t i = 0;
     while (i < n) {
         size_t at = i;
@@ -182,7 +151,7 @@ int utf8_sanitize(const char *s, size_t n, char **out, size_t *out_len)
             o.len += i - at;
         }
     }
-    return out_finish(&o, out, out_len);
+    return iris_buf_take(&o, out, out_len);
 }
 
 /* ----------------------------------------------------- text-file decode */
@@ -200,7 +169,7 @@ const char *text_encoding_name(text_encoding e)
 }
 
 static int decode_utf16(const unsigned char *p, size_t n, int big_endian, const char *what,
-                        out_buf *o)
+                        iris_buf *o)
 {
     for (size_t i = 0; i + 1 < n; i += 2) {
         uint32_t u = big_endian ? (uint32_t)(p[i] << 8 | p[i + 1]) : (uint32_t)(p[i + 1] << 8 | p[i]);
@@ -218,7 +187,7 @@ static int decode_utf16(const unsigned char *p, size_t n, int big_endian, const 
     return IRIS_OK;
 }
 
-static int decode_cp1252(const unsigned char *p, size_t n, out_buf *o)
+static int decode_cp1252(const unsigned char *p, size_t n, iris_buf *o)
 {
     /* 0x80-0x9F of Windows-1252; the five unassigned bytes keep their
      * Latin-1 (C1 control) meaning. */
@@ -228,7 +197,7 @@ static int decode_cp1252(const unsigned char *p, size_t n, out_buf *o)
         0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
         0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
     };
-    if (out_reserve(o, n * 3)) return IRIS_ENOMEM;
+    if (iris_buf_reserve(o, n * 3)) return IRIS_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         uint32_t cp = p[i] >= 0x80 && p[i] < 0xA0 ? c1[p[i] - 0x80] : p[i];
         o->len += (size_t)utf8_put(cp, o->p + o->len);
@@ -254,7 +223,7 @@ int text_decode(const void *raw, size_t n, const char *what, char **out, size_t 
                 text_encoding *enc)
 {
     const unsigned char *p = raw;
-    out_buf o = {0};
+    iris_buf o = {0};
     text_encoding e = TEXT_UTF8;
     int rc = IRIS_OK;
     *out = NULL;
@@ -270,19 +239,14 @@ int text_decode(const void *raw, size_t n, const char *what, char **out, size_t 
         if (s > 0) e = s == 1 ? TEXT_UTF16LE : TEXT_UTF16BE;
     }
     if (e == TEXT_UTF16LE || e == TEXT_UTF16BE) {
-        rc = out_reserve(&o, 2 * n); /* 2 bytes -> at most 3, 4 -> 4 */
+        rc = iris_buf_reserve(&o, 2 * n); /* 2 bytes -> at most 3, 4 -> 4 */
         if (!rc) rc = decode_utf16(p, n, e == TEXT_UTF16BE, what, &o);
     } else if (memchr(p, 0, n)) {
         rc = iris_fail(IRIS_EFORMAT, "%s: binary data (NUL bytes), not text", what);
     } else if (utf8_valid((const char *)p, n)) {
-        rc = out_reserve(&o, n);
-        if (!rc) {
-            memcpy(o.p, p, n);
-            o.len = n;
-        }
+        rc = iris_buf_add(&o, p, n, 0);
     } else if (e == TEXT_UTF8_BOM) {
         /* Declared UTF-8 with a few bad bytes: repair rather than guess. */
-        free(o.p);
         if (enc) *enc = e;
         return utf8_sanitize((const char *)p, n, out, out_len);
     } else {
@@ -290,9 +254,9 @@ int text_decode(const void *raw, size_t n, const char *what, char **out, size_t 
         rc = decode_cp1252(p, n, &o);
     }
     if (rc) {
-        free(o.p);
+        iris_buf_free(&o);
         return rc;
     }
     if (enc) *enc = e;
-    return out_finish(&o, out, out_len);
+    return iris_buf_take(&o, out, out_len);
 }
