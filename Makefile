@@ -61,7 +61,7 @@ $(BUILD)/libiris.so: $(LIB_OBJ)
 $(BUILD)/iris: $(CLI_OBJ) $(BUILD)/libiris.a
 	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libiris.a $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libiris.a
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libiris.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libiris.a $(LDFLAGS) $(LDLIBS)
 
