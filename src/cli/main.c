@@ -18,12 +18,16 @@ static int cmd_help(int argc, char **argv);
 int cmd_model(int argc, char **argv);    /* cmd_model.c */
 int cmd_tokenize(int argc, char **argv); /* cmd_model.c */
 int cmd_stats(int argc, char **argv);    /* cmd_stats.c */
+int cmd_embed(int argc, char **argv);      /* cmd_embed.c */
+int cmd_similarity(int argc, char **argv); /* cmd_embed.c */
 
 static const cli_command commands[] = {
     {"help", cmd_help, "show the commands"},
     {"version", cmd_version, "print the version"},
     {"model", cmd_model, "model info|fetch|list: inspect or download CLIP models"},
     {"tokenize", cmd_tokenize, "print the CLIP token ids of a text"},
+    {"embed", cmd_embed, "CLIP embeddings of texts and images, as JSON"},
+    {"similarity", cmd_similarity, "zero-shot scores: cosines, logits and probabilities"},
     {"stats", cmd_stats, "what an index holds: files, items by type, model, size"},
 };
 

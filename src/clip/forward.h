@@ -30,6 +30,7 @@ typedef struct clip_run {
     int n_threads;      /* 0 = all cores */
     clip_isa isa;
     size_t chunk_bytes; /* activation budget; 0 = CLIP_CHUNK_BYTES */
+    iris_pool *pool;    /* a caller's pool to use instead of making one, or NULL */
 } clip_run;
 
 /* The model's thread count and this CPU's best ISA. */
@@ -37,7 +38,7 @@ clip_run clip_run_default(const iris_model *m);
 
 /* Per-call execution state: thread pool and kernel scratch. */
 typedef struct clip_exec {
-    iris_pool *pool;
+    iris_pool *pool, *owned; /* owned: the pool this call made, if any */
     clip_kctx k;
 } clip_exec;
 int clip_exec_init(clip_exec *e, const clip_run *run, int max_seq);

@@ -95,7 +95,7 @@ static int read_config(const gguf_file *f, clip_config *c)
 static int read_preprocessing(const gguf_file *f, clip_config *c)
 {
     c->resize_shortest = c->crop_size = c->image_size;
-    c->rescale = 1.0f / 255.0f;
+    c->rescale = 1.0 / 255.0;
     int rc = gguf_get_floats(f, "clip.vision.image_mean", c->image_mean, 3);
     if (!rc) rc = gguf_get_floats(f, "clip.vision.image_std", c->image_std, 3);
     return rc ? required(rc) : clip_preprocess_check(c, f->path);

@@ -68,7 +68,7 @@ static int get_int(const json_src *s, const char *key, int def, int *out)
     return IRIS_OK;
 }
 
-static int get_float(const json_src *s, const char *key, float def, float *out)
+static int get_double(const json_src *s, const char *key, double def, double *out)
 {
     const cJSON *v = src_get(s, key);
     if (!v) {
@@ -76,8 +76,16 @@ static int get_float(const json_src *s, const char *key, float def, float *out)
         return IRIS_OK;
     }
     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) return bad_key(s, key, "a number");
-    *out = (float)v->valuedouble;
+    *out = v->valuedouble;
     return IRIS_OK;
+}
+
+static int get_float(const json_src *s, const char *key, float def, float *out)
+{
+    double d = def;
+    int rc = get_double(s, key, def, &d);
+    if (!rc) *out = (float)d;
+    return rc;
 }
 
 static int get_bool(const json_src *s, const char *key, int def, int *out)
@@ -220,7 +228,7 @@ static int check_flags(const json_src *s)
 static int parse_preprocessor(const cJSON *root, const char *path, clip_config *c)
 {
     c->resize_shortest = c->crop_size = c->image_size;
-    c->rescale = 1.0f / 255.0f;
+    c->rescale = 1.0 / 255.0;
     memcpy(c->image_mean, openai_mean, sizeof openai_mean);
     memcpy(c->image_std, openai_std, sizeof openai_std);
     if (!root) return IRIS_OK;
@@ -232,11 +240,11 @@ static int parse_preprocessor(const cJSON *root, const char *path, clip_config *
     if (!rc) rc = get_side(&s, "crop_size", c->image_size, &c->crop_size);
     if (!rc) rc = get_triple(&s, "image_mean", openai_mean, c->image_mean);
     if (!rc) rc = get_triple(&s, "image_std", openai_std, c->image_std);
-    if (!rc) rc = get_float(&s, "rescale_factor", 1.0f / 255.0f, &c->rescale);
+    if (!rc) rc = get_double(&s, "rescale_factor", 1.0 / 255.0, &c->rescale);
     if (!rc) rc = get_bool(&s, "do_rescale", 1, &rescale);
     if (!rc) rc = get_bool(&s, "do_normalize", 1, &normalize);
     if (rc) return rc;
-    if (!rescale) c->rescale = 1.0f;
+    if (!rescale) c->rescale = 1.0;
     for (int i = 0; i < 3 && !normalize; i++) c->image_mean[i] = 0, c->image_std[i] = 1;
     return IRIS_OK;
 }

@@ -63,7 +63,7 @@ typedef struct clip_config {
     float logit_scale; /* already exp()'ed */
     /* preprocessing (preprocessor_config.json or defaults) */
     int resize_shortest, crop_size;
-    float rescale; /* 1/255 */
+    double rescale; /* 1/255, a double as in transformers: a float would shift pixels by an ulp */
     float image_mean[3], image_std[3];
 } clip_config;
 

@@ -25,30 +25,29 @@
 
 clip_run clip_run_default(const iris_model *m)
 {
-    return (clip_run){m->n_threads, clip_isa_best(), 0};
+    return (clip_run){m->n_threads, clip_isa_best(), 0, NULL};
 }
 
 int clip_exec_init(clip_exec *e, const clip_run *run, int max_seq)
 {
     memset(e, 0, sizeof *e);
     int threads = run->n_threads > 0 ? run->n_threads : iris_cpu_count();
-    if (threads > 1) {
-        int rc = iris_pool_create(threads, &e->pool);
+    e->pool = run->pool;
+    if (!e->pool && threads > 1) {
+        int rc = iris_pool_create(threads, &e->owned);
         if (rc) return rc;
+        e->pool = e->owned;
     }
     int rc = clip_kctx_init(&e->k, e->pool, run->isa, clip_attention_work_floats(max_seq));
-    if (rc) {
-        iris_pool_free(e->pool);
-        e->pool = NULL;
-    }
+    if (rc) clip_exec_free(e);
     return rc;
 }
 
 void clip_exec_free(clip_exec *e)
 {
     clip_kctx_free(&e->k);
-    iris_pool_free(e->pool);
-    e->pool = NULL;
+    iris_pool_free(e->owned);
+    e->pool = e->owned = NULL;
 }
 
 static int big_cols(const clip_tower_config *t, int extra_cols)

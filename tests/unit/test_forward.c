@@ -165,7 +165,7 @@ static void check_variant(const char *model_dir, const golden *g, const char *na
 {
     iris_model *m = load(model_dir);
     int P = m->cfg.proj_dim;
-    clip_run run = {2, isa, 0};
+    clip_run run = {2, isa, 0, NULL};
     float *img = malloc(sizeof(float) * g->n_img * P), *txt = malloc(sizeof(float) * g->n_text * P);
     CHECK_OK(clip_vision_encode(m, &run, g->pixels.f, g->n_img, img));
     CHECK_OK(clip_text_encode(m, &run, g->rows, g->lens, g->n_text, txt));
@@ -280,7 +280,7 @@ static void test_batch_threads_and_chunks_identical(void)
     size_t img_sz = g.pixels.n / ni;
     float *all = malloc(sizeof(float) * ni * P), *one = malloc(sizeof(float) * ni * P);
     float *tall = malloc(sizeof(float) * nt * P), *tone = malloc(sizeof(float) * nt * P);
-    clip_run base = {1, clip_isa_best(), 0};
+    clip_run base = {1, clip_isa_best(), 0, NULL};
     CHECK_OK(clip_vision_encode(m, &base, g.pixels.f, ni, all));
     CHECK_OK(clip_text_encode(m, &base, g.rows, g.lens, nt, tall));
     for (int i = 0; i < ni; i++)
@@ -290,7 +290,7 @@ static void test_batch_threads_and_chunks_identical(void)
     CHECK(!memcmp(all, one, sizeof(float) * ni * P));
     CHECK(!memcmp(tall, tone, sizeof(float) * nt * P));
     /* three threads, and chunks of one image / a few token rows */
-    clip_run wide = {3, clip_isa_best(), 1};
+    clip_run wide = {3, clip_isa_best(), 1, NULL};
     CHECK_OK(clip_vision_encode(m, &wide, g.pixels.f, ni, one));
     CHECK_OK(clip_text_encode(m, &wide, g.rows, g.lens, nt, tone));
     CHECK(!memcmp(all, one, sizeof(float) * ni * P));
@@ -311,7 +311,7 @@ static void *encode_worker(void *arg)
     worker *w = arg;
     int P = w->m->cfg.proj_dim;
     float *img = malloc(sizeof(float) * w->g->n_img * P), *txt = malloc(sizeof(float) * w->g->n_text * P);
-    clip_run run = {2, clip_isa_best(), 0};
+    clip_run run = {2, clip_isa_best(), 0, NULL};
     w->ok = 1;
     for (int r = 0; r < 5 && w->ok; r++) {
         w->ok &= clip_vision_encode(w->m, &run, w->g->pixels.f, w->g->n_img, img) == IRIS_OK;
@@ -330,7 +330,7 @@ static void test_concurrent_calls_share_one_model(void)
     const iris_model *m = tiny_model;
     int P = m->cfg.proj_dim;
     float *img = malloc(sizeof(float) * g.n_img * P), *txt = malloc(sizeof(float) * g.n_text * P);
-    clip_run run = {1, clip_isa_best(), 0};
+    clip_run run = {1, clip_isa_best(), 0, NULL};
     CHECK_OK(clip_vision_encode(m, &run, g.pixels.f, g.n_img, img));
     CHECK_OK(clip_text_encode(m, &run, g.rows, g.lens, g.n_text, txt));
     pthread_t th[4];
@@ -383,6 +383,36 @@ static void test_bad_inputs_are_refused(void)
     CHECK_OK(iris_encode_texts(m, NULL, 0, NULL));
 }
 
+/* Images: decoded pixels through iris_preprocess, then the vision tower. */
+static void test_encode_images_is_preprocess_then_pixels(void)
+{
+    tiny_fixture();
+    const iris_model *m = tiny_model;
+    int P = m->cfg.proj_dim, S = m->cfg.image_size, n = 40; /* more than one chunk */
+    iris_image *imgs = calloc(n, sizeof *imgs);
+    for (int i = 0; i < n; i++) {
+        imgs[i].width = 20 + i, imgs[i].height = 50 - i % 7;
+        imgs[i].rgb = malloc(3 * (size_t)imgs[i].width * imgs[i].height);
+        for (int j = 0; j < 3 * imgs[i].width * imgs[i].height; j++)
+            imgs[i].rgb[j] = (unsigned char)(j * (i + 3) % 251);
+    }
+    float *px = malloc(sizeof(float) * 3 * S * S * n), *a = malloc(sizeof(float) * P * n);
+    float *b = malloc(sizeof(float) * P * n);
+    for (int i = 0; i < n; i++) CHECK_OK(iris_preprocess(m, &imgs[i], px + (size_t)i * 3 * S * S));
+    CHECK_OK(iris_encode_pixels(m, px, n, a));
+    CHECK_OK(iris_encode_images(m, imgs, n, b));
+    CHECK(!memcmp(a, b, sizeof(float) * P * n));
+    /* a bad image fails the call and is named */
+    imgs[33].width = 0;
+    CHECK(iris_encode_images(m, imgs, n, b) != IRIS_OK);
+    CHECK_MSG(strstr(iris_errmsg(), "image 33") != NULL, "%s", iris_errmsg());
+    CHECK_EQ_INT(iris_encode_images(m, NULL, 1, b), IRIS_EARG);
+    CHECK_EQ_INT(iris_preprocess(m, NULL, px), IRIS_EARG);
+    CHECK_OK(iris_encode_images(m, NULL, 0, NULL));
+    for (int i = 0; i < n; i++) free(imgs[i].rgb);
+    free(imgs), free(px), free(a), free(b);
+}
+
 /* ------------------------------------------------------------ full size */
 
 static void check_full(const char *name)
@@ -408,6 +438,7 @@ int main(void)
     RUN(test_batch_threads_and_chunks_identical);
     RUN(test_concurrent_calls_share_one_model);
     RUN(test_bad_inputs_are_refused);
+    RUN(test_encode_images_is_preprocess_then_pixels);
     RUN(test_full_b32_matches_reference);
     RUN(test_full_b16_matches_reference);
     iris_model_free(tiny_model);
