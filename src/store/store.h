@@ -264,6 +264,42 @@ int store_caption_get(store *st, const char *sha256, const char *model, const ch
 int store_caption_put(store *st, const char *sha256, const char *model, const char *prompt_hash,
                       const char *caption);
 
+/* ------------------------------------ captions as items (captions.c) */
+
+/* Where an image stands for one (model, prompt_hash). */
+typedef enum store_caption_state {
+    STORE_CAPTION_TODO = 0,   /* nothing cached: a VLM must describe it */
+    STORE_CAPTION_CACHED = 1, /* cached, but not (or another text is) its item */
+    STORE_CAPTION_DONE = 2,   /* its caption item holds the cached caption */
+} store_caption_state;
+
+typedef struct store_caption_target {
+    int64_t content_id;
+    char sha256[65];
+    char *path;  /* a file holding it (the first by path; malloc'ed) */
+    int state;   /* store_caption_state */
+} store_caption_target;
+
+/* The done image contents held by a file at or under one of roots (file
+ * or folder paths, compared bytewise like store_remove; n_roots = 0: every
+ * image), each once, ordered by path, with its state for (model,
+ * prompt_hash). *out is malloc'ed; free with store_caption_targets_free. */
+int store_caption_targets(store *st, const char *model, const char *prompt_hash,
+                          const char *const *roots, int n_roots, store_caption_target **out,
+                          int *n);
+void store_caption_targets_free(store_caption_target *t, int n);
+
+/* Makes text the caption item (STORE_CAPTION) of a done content: any
+ * caption item it had goes (with its vector and FTS row) and the new one
+ * is added after the content's last item, with vec for model_id (NULL:
+ * none) and its FTS row, in one atomic unit that moves the generation. */
+int store_caption_item_set(store *st, int64_t content_id, const char *text, int64_t model_id,
+                           const float *vec, int dim, int64_t *item_id);
+
+/* The text of a content's first item of a modality (an image's OCR text
+ * or caption; malloc'ed), or IRIS_ENOTFOUND. */
+int store_content_text(store *st, int64_t content_id, int modality, char **text);
+
 /* ----------------------------------------------------------------- stats */
 
 typedef struct store_stats {
