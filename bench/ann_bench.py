@@ -69,6 +69,10 @@ def best_at(rows, target):
     return min(ok, key=lambda r: r["p50_ms"]) if ok else max(rows, key=lambda r: r["recall"])
 
 
+def fmt(r, key, spec):
+    return format(r[key], spec) if key in r else "-"
+
+
 def report(a):
     recs = load()
     datas = sorted({r["data"] for r in recs}, key=lambda s: (int(s.split("-")[1]), s))
@@ -77,8 +81,8 @@ def report(a):
         rs = [r for r in recs if r["data"] == data]
         lines.append(f"\n#### {data} (512-d, k=10, {rs[0]['threads']} threads for build and scans, "
                      "queries on 1 thread)\n")
-        lines.append("| library | build s | build peak RSS MB | file MB | ef | recall@10 | p50 ms | "
-                     "p99 ms | query RSS MB (anon + file) |")
+        lines.append("| library | build s (CPU s) | build peak RSS MB | file MB | ef | recall@10 | "
+                     "p50 ms (CPU) | p99 ms (CPU) | query RSS MB (anon + file) |")
         lines.append("|---|---|---|---|---|---|---|---|---|")
         for lib in ["iris", "hnswlib", "faiss-hnsw", "faiss-hnsw-sq8"]:
             b = [r for r in rs if r["cmd"] == "build" and r["lib"] == lib]
@@ -86,19 +90,25 @@ def report(a):
             if not b or not q:
                 continue
             b = b[-1]
+            q = [r for r in q if r.get("run") == b.get("run")] or q
+            shown = set()
             for target in (0.90, 0.95, 0.99):
                 r = best_at(q, target)
-                lines.append(f"| {lib} | {b['build_s']:.1f} | {b['peak_rss_mb']:.0f} | "
-                             f"{b['file_mb']:.0f} | {r['ef']} | {r['recall']:.3f} | "
-                             f"{r['p50_ms']:.3f} | {r['p99_ms']:.3f} | {r['rss_mb']:.0f} "
+                if r["ef"] in shown:
+                    continue
+                shown.add(r["ef"])
+                lines.append(f"| {lib} | {b['build_s']:.1f} ({fmt(b, 'build_cpu_s', '.1f')}) | "
+                             f"{b['peak_rss_mb']:.0f} | {b['file_mb']:.0f} | {r['ef']} | "
+                             f"{r['recall']:.3f} | {r['p50_ms']:.3f} ({fmt(r, 'p50_cpu_ms', '.3f')}) | "
+                             f"{r['p99_ms']:.3f} ({fmt(r, 'p99_cpu_ms', '.3f')}) | {r['rss_mb']:.0f} "
                              f"({r['rss_anon_mb']:.0f} + {r['rss_file_mb']:.0f}) |")
         scans = [r for r in rs if r["cmd"] == "scan"]
         if scans:
-            lines.append("\n| exact scan | recall@10 | p50 ms | p99 ms | peak RSS MB |")
-            lines.append("|---|---|---|---|---|")
+            lines.append("\n| exact scan | recall@10 | p50 ms | p99 ms | CPU ms / query | peak RSS MB |")
+            lines.append("|---|---|---|---|---|---|")
             for r in scans:
                 lines.append(f"| {r['lib']} | {r['recall']:.3f} | {r['p50_ms']:.2f} | "
-                             f"{r['p99_ms']:.2f} | {r['peak_rss_mb']:.0f} |")
+                             f"{r['p99_ms']:.2f} | {fmt(r, 'p50_cpu_ms', '.2f')} | {r['peak_rss_mb']:.0f} |")
     text = "\n".join(lines) + "\n"
     print(text)
     with open(os.path.join(OUT, "report.md"), "w") as f:
@@ -114,13 +124,15 @@ def plot(recs, datas):
     for ax, data in zip(axes[0], datas):
         for lib, style in [("iris", "o-"), ("hnswlib", "s--"), ("faiss-hnsw", "^:"),
                            ("faiss-hnsw-sq8", "v:")]:
-            q = sorted((r for r in recs if r["data"] == data and r["cmd"] == "query" and
-                        r["lib"] == lib), key=lambda r: r["ef"])
+            q = [r for r in recs if r["data"] == data and r["cmd"] == "query" and r["lib"] == lib]
+            last = {r["ef"]: r for r in q}  # the latest run of each setting
+            q = sorted(last.values(), key=lambda r: r["ef"])
+            key = "p50_cpu_ms" if all("p50_cpu_ms" in r for r in q) else "p50_ms"
             if q:
-                ax.plot([r["recall"] for r in q], [r["p50_ms"] for r in q], style, label=lib)
+                ax.plot([r["recall"] for r in q], [r[key] for r in q], style, label=lib)
         ax.set_title(data)
         ax.set_xlabel("recall@10")
-        ax.set_ylabel("p50 latency (ms, 1 thread)")
+        ax.set_ylabel("p50 latency, ms of CPU (1 thread)")
         ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
         ax.legend()
