@@ -25,7 +25,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parame
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARN) $(CFLAGS) \
               -Iinclude -Isrc $(PKG_CFLAGS)
-LDLIBS  := $(PKG_LIBS) -lpthread -lm
+LDLIBS  := $(PKG_LIBS) -lgomp -lpthread -lm
 
 ifeq ($(SAN),1)
   BUILD := build/asan

@@ -251,13 +251,6 @@ static void test_engines_in_threads(void)
 
 int main(int argc, char **argv)
 {
-    /* Tesseract's LSTM asks OpenMP for 4 threads per line; on a shared
-     * 2-core machine that oversubscription is 3-4x slower than one thread
-     * (measured). libgomp reads the limit only at start-up: re-exec. */
-    if (argc > 0 && !getenv("OMP_THREAD_LIMIT")) {
-        setenv("OMP_THREAD_LIMIT", "1", 1);
-        execv("/proc/self/exe", argv);
-    }
     snprintf(dir, sizeof dir, "/tmp/iris_test_ocr_%d", (int)getpid());
     mkdir(dir, 0755);
     if (ocr_engine_new(NULL, NULL, &engine)) {
