@@ -5,7 +5,9 @@ they were computed from are not (600 MB each). This test regenerates them with
 tools/reference/make_goldens.py --weights-only into models/full/ (git-ignored; kept for
 later runs when their SHA-256 still matches golden.json) and runs the C test binary
 test_forward with IRIS_FULL_MODELS pointing there: f32, f16 and bf16 weights, images and
-texts, against the bounds stated in tests/unit/test_forward.c.
+texts, against the bounds stated in tests/unit/test_forward.c; then the same weights as
+clip.cpp GGUF files (f32, f16, q8_0, written by tools/convert_hf_to_gguf.py), the f32 one
+bit-identical to the Hugging Face folder.
 
 Cost: about 20-60 s per model to regenerate the weights (first run only), a few seconds
 to encode. Skips when torch/transformers are missing, and under the sanitizer build (the
@@ -34,20 +36,26 @@ def reference_available():
 
 
 def ensure_weights(name):
-    """models/full/<name>{,-f16,-bf16} holding the weights the goldens came from."""
+    """models/full/<name>{,-f16,-bf16} and <name>{,-f16,-q8_0}.gguf holding the weights the
+    goldens came from (both hashes recorded in golden.json are checked)."""
     sys.path.insert(0, os.path.join(ROOT, "tools", "reference"))
     from make_goldens import sha256
     with open(os.path.join(GOLDENS, name, "golden.json")) as f:
-        want = json.load(f)["weights_sha256"]
-    path = os.path.join(WEIGHTS, name, "model.safetensors")
-    variants = [os.path.join(WEIGHTS, name + s, "model.safetensors") for s in ("-f16", "-bf16")]
-    if os.path.exists(path) and all(map(os.path.exists, variants)) and sha256(path) == want:
+        want = json.load(f)
+    base = os.path.join(WEIGHTS, name)
+    hashed = {os.path.join(base, "model.safetensors"): want["weights_sha256"],
+              base + "-q8_0.gguf": want["q8_0_gguf_sha256"]}
+    others = [os.path.join(base + s, "model.safetensors") for s in ("-f16", "-bf16")]
+    others += [base + ".gguf", base + "-f16.gguf"]
+    if all(map(os.path.exists, others)) and all(
+            os.path.exists(p) and sha256(p) == h for p, h in hashed.items()):
         return
     subprocess.run([sys.executable, os.path.join(ROOT, "tools", "reference", "make_goldens.py"),
                     "--weights-only", name], cwd=ROOT, check=True, capture_output=True)
-    got = sha256(path)
-    assert got == want, (f"{name}: regenerated weights differ from the goldens' ({got} != {want});"
-                         " torch/transformers must be the pinned versions")
+    for path, h in hashed.items():
+        got = sha256(path)
+        assert got == h, (f"{path}: regenerated file differs from the goldens' ({got} != {h});"
+                          " torch/transformers/gguf must be the pinned versions")
 
 
 @pytest.mark.parametrize("name", ["b32", "b16"])

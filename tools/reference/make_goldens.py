@@ -10,6 +10,7 @@ embeddings (L2-normalised) and logits. The C engine must reproduce these
     tools/reference/make_goldens.py tiny            # model + goldens, both committed
     tools/reference/make_goldens.py b32 b16         # goldens committed, weights not:
                                                     # they go to models/full/<name>{,-f16,-bf16}
+                                                    # and <name>{,-f16,-q8_0}.gguf
     tools/reference/make_goldens.py --weights-only b32   # regenerate weights only (tests)
 
 Models:
@@ -32,6 +33,11 @@ parameter is drawn from a torch.Generator seeded with SEED, in sorted name order
 With it, ViT-B/32 image embeddings of unrelated inputs have mean pairwise cosine ~0.45
 (golden.json records the measured spread for every model).
 
+GGUF (b32, b16 only: clip.cpp's format has one activation flag for both towers, and the
+tiny model mixes quick_gelu and gelu): tools/convert_hf_to_gguf.py writes f32, f16 and q8_0
+files of the same weights; the q8_0 goldens (suffix _q8_0) are transformers run in f32 on
+the q8_0 file's weights dequantized, so the C engine must match them to f32 precision too.
+
 Pixel tensors are stored in float16 (every value exactly representable, so the f32
 reference saw exactly these values): random normal noise and structured images
 (gradients, stripes, blocks). Requires torch==2.13.0 and transformers==4.57.1 (pinned in
@@ -45,6 +51,7 @@ import importlib.util
 import json
 import math
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -156,6 +163,38 @@ def write_model_dir(model, spec, out, dtype):
                        image_mean=spec["mean"], image_std=spec["std"]).save_pretrained(out)
 
 
+def load_converter():
+    path = os.path.join(ROOT, "tools", "convert_hf_to_gguf.py")
+    spec = importlib.util.spec_from_file_location("convert_hf_to_gguf", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def write_ggufs(hf_dir, base):
+    """base.gguf (f32), base-f16.gguf, base-q8_0.gguf from the f32 HF folder."""
+    script = os.path.join(ROOT, "tools", "convert_hf_to_gguf.py")
+    for tag, suffix in (("f32", ""), ("f16", "-f16"), ("q8_0", "-q8_0")):
+        subprocess.run([sys.executable, script, hf_dir, f"{base}{suffix}.gguf", "--outtype", tag],
+                       check=True, capture_output=True)
+
+
+def gguf_model(gguf_path, hf_dir):
+    """The f32 HF model holding a GGUF file's weights, dequantized."""
+    from gguf import GGUFReader
+    from gguf.quants import dequantize
+    conv = load_converter()
+    tensors = {t.name: t for t in GGUFReader(gguf_path).tensors}
+    model = CLIPModel.from_pretrained(hf_dir, dtype=torch.float32).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name == "logit_scale":
+                continue
+            t = tensors[conv.gguf_name(name)]
+            p.copy_(torch.from_numpy(dequantize(t.data, t.tensor_type).reshape(p.shape).copy()))
+    return model
+
+
 def sha256(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -264,7 +303,10 @@ def generate(name, weights_only):
     dirs = {"f32": base, "f16": base + "-f16", "bf16": base + "-bf16"}
     for tag, dtype in (("f32", torch.float32), ("f16", torch.float16), ("bf16", torch.bfloat16)):
         write_model_dir(model, spec, dirs[tag], dtype)
-    print(f"{name}: weights in {base}{{,-f16,-bf16}}")
+    gguf = name != "tiny"
+    if gguf:
+        write_ggufs(dirs["f32"], base)
+    print(f"{name}: weights in {base}{{,-f16,-bf16}}" + (" and GGUF" if gguf else ""))
     if weights_only:
         return
 
@@ -279,6 +321,8 @@ def generate(name, weights_only):
     for tag in ("f16", "bf16"):  # f32 arithmetic on the rounded weights
         rounded = CLIPModel.from_pretrained(dirs[tag], dtype=torch.float32).eval()
         out[tag] = reference(rounded, pixels, texts, eos)
+    if gguf:
+        out["q8_0"] = reference(gguf_model(base + "-q8_0.gguf", dirs["f32"]), pixels, texts, eos)
     for tag, res in out.items():
         suffix = "" if tag == "f32" else "_" + tag
         for key, val in res.items():
@@ -290,6 +334,7 @@ def generate(name, weights_only):
         model=name, seed=SEED, torch=torch.__version__,
         transformers=__import__("transformers").__version__,
         weights_sha256=sha256(os.path.join(dirs["f32"], "model.safetensors")),
+        q8_0_gguf_sha256=sha256(base + "-q8_0.gguf") if gguf else None,
         pixels=spec["pixels"], texts=texts,
         init="see tools/reference/make_goldens.py (realistic_init)",
         spread=dict(image=spread(out["f32"]["image_embeds"]),
@@ -297,7 +342,7 @@ def generate(name, weights_only):
         reference_padded_vs_unpadded=pad_check,
         weight_rounding={tag: dict(image=compare(out["f32"]["image_embeds"], out[tag]["image_embeds"]),
                                    text=compare(out["f32"]["text_embeds"], out[tag]["text_embeds"]))
-                         for tag in ("f16", "bf16")})
+                         for tag in out if tag != "f32"})
     with open(os.path.join(gdir, "golden.json"), "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")
