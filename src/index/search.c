@@ -163,13 +163,22 @@ typedef struct scan {
     size_t next;          /* next block (atomic) */
 } scan;
 
-static float scan_sim(const scan *s, const ann_query *q, uint32_t row)
+/* Similarities of one query with n rows into sim[] (one kernel per kind, so
+ * the loop carries no per-row dispatch). */
+static void scan_block(const scan *s, const ann_query *q, const uint32_t *rows, size_t n, float *sim)
 {
     const ann_core *c = s->c;
-    if (s->kind == SCAN_INT8) return ann_sim8(c, s->k, q, row);
-    if (s->kind == SCAN_BITS)
-        return -(float)s->k->hamming(q->bits, ann_col_at(&c->bits, row), c->bits_words);
-    return ann_core_sim_full(c, s->k, q->f, row);
+    const ann_kernels *k = s->k;
+    size_t dp = (size_t)c->dpad;
+    if (s->kind == SCAN_INT8) {
+        for (size_t i = 0; i < n; i++)
+            sim[i] = q->bias + q->s8 * (float)k->dot_i8(q->q8, ann_code_at(c, rows[i]), dp);
+    } else if (s->kind == SCAN_BITS) {
+        for (size_t i = 0; i < n; i++)
+            sim[i] = -(float)k->hamming(q->bits, ann_col_at(&c->bits, rows[i]), c->bits_words);
+    } else {
+        for (size_t i = 0; i < n; i++) sim[i] = ann_core_sim_full(c, k, q->f, rows[i]);
+    }
 }
 
 static void scan_worker(void *arg, int t)
@@ -177,17 +186,26 @@ static void scan_worker(void *arg, int t)
     scan *s = arg;
     ann_heap *h = s->heaps + (size_t)t * (size_t)s->nq;
     uint32_t rows[SCAN_BLOCK];
+    float sim[SCAN_BLOCK];
+    /* Without a filter or tombstones every row is admitted: skip the
+     * attribute column altogether (a concurrent delete may then miss this
+     * search, as if the search had come first). */
+    int all = !s->fl->f && !s->list && !__atomic_load_n(&s->c->deleted, __ATOMIC_RELAXED);
     for (;;) {
         size_t b = __atomic_fetch_add(&s->next, SCAN_BLOCK, __ATOMIC_RELAXED);
         if (b >= s->end) break;
         size_t e = b + SCAN_BLOCK < s->end ? b + SCAN_BLOCK : s->end, n = 0;
         for (size_t i = b; i < e; i++) {
             uint32_t r = s->list ? s->list[i] : (uint32_t)i;
-            if (admit_row(s->fl, s->c, r)) rows[n++] = r;
+            if (all || admit_row(s->fl, s->c, r)) rows[n++] = r;
         }
-        for (int qi = 0; qi < s->nq; qi++)
+        for (int qi = 0; qi < s->nq; qi++) {
+            scan_block(s, &s->q[qi], rows, n, sim);
+            float floor = ann_heap_floor(&h[qi]);
             for (size_t i = 0; i < n; i++)
-                ann_heap_offer(&h[qi], (ann_cand){scan_sim(s, &s->q[qi], rows[i]), rows[i]});
+                if (sim[i] >= floor && ann_heap_offer(&h[qi], (ann_cand){sim[i], rows[i]}))
+                    floor = ann_heap_floor(&h[qi]);
+        }
     }
 }
 
