@@ -6,7 +6,7 @@
 //       iris's exact f32 scan, checked against a double-precision scan on a
 //       sample of queries)
 //   ann_bench build --lib L --dir DIR --threads T [--M 16 --efc 200] --index FILE
-//   ann_bench query --lib L --dir DIR --index FILE --efs 10,20,40 [--k 10]
+//   ann_bench query --lib L --dir DIR --index FILE --efs 10,20,40 [--k 10] [--drop-cache 1]
 //   ann_bench scan  --lib L --dir DIR --threads T [--k 10]
 // L: iris, hnswlib, faiss-hnsw, faiss-hnsw-sq8 (build/query);
 //    iris-f32, iris-int8, iris-bin, faiss-flat, faiss-sq8 (scan).
@@ -363,6 +363,11 @@ static void cmd_query(const Args &a)
     Data d = load(a.get("dir"), false);
     int k = a.i("k", 10);
     omp_set_num_threads(1);
+    if (a.i("drop-cache", 0)) { // start cold: evict this file's pages from the page cache
+        int fd = open(path.c_str(), O_RDONLY);
+        if (fd < 0 || posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)) die("cannot drop the cache of " + path);
+        close(fd);
+    }
     auto t0 = Clock::now();
     Searcher *s;
     if (lib == "iris") s = new IrisSearcher(path);

@@ -23,10 +23,29 @@ EFS = {"iris": "16,32,64,128,256,512", "hnswlib": "16,32,64,128,256,512",
        "faiss-hnsw": "16,32,64,128,256,512", "faiss-hnsw-sq8": "16,32,64,128,256,512"}
 
 
-def sh(args, tag):
+def in_cgroup(limit_mb):
+    """A memory cgroup (v1) capped at limit_mb, page cache included; the child
+    joins it before exec. Needs root; used by `memcap` only."""
+    cg = f"/sys/fs/cgroup/memory/iris_annbench_{os.getpid()}"
+    os.makedirs(cg, exist_ok=True)
+    with open(os.path.join(cg, "memory.limit_in_bytes"), "w") as f:
+        f.write(str(limit_mb << 20))
+
+    def join():
+        with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+    return cg, join
+
+
+def sh(args, tag, limit_mb=0):
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
     print("+", " ".join(args), flush=True)
-    p = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT)
+    cg, join = in_cgroup(limit_mb) if limit_mb else (None, None)
+    p = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, preexec_fn=join)
+    if cg:
+        with open(os.path.join(cg, "memory.max_usage_in_bytes")) as f:
+            tag = dict(tag, cgroup_peak_mb=int(f.read()) >> 20)
+        os.rmdir(cg)
     if p.returncode:
         sys.exit(f"{args[1]} failed: {p.stderr}")
     with open(RESULTS, "a") as f:
@@ -58,6 +77,16 @@ def run(a):
             os.remove(idx)
 
 
+def memcap(a):
+    """Queries a saved index inside a memory cgroup, starting with its file
+    evicted from the page cache, so every resident page is charged."""
+    d = os.path.join(OUT, f"{a.kind}-{a.n}")
+    tag = {"data": f"{a.kind}-{a.n}", "threads": a.threads, "memcap_mb": a.limit_mb}
+    for lib in a.libs.split(","):
+        sh([BIN, "query", "--lib", lib, "--dir", d, "--index", os.path.join(d, f"{lib}.idx"),
+            "--efs", a.efs, "--drop-cache", "1"], tag, a.limit_mb)
+
+
 def load():
     with open(RESULTS) as f:
         return [json.loads(l) for l in f if l.strip()]
@@ -78,7 +107,7 @@ def report(a):
     datas = sorted({r["data"] for r in recs}, key=lambda s: (int(s.split("-")[1]), s))
     lines = []
     for data in datas:
-        rs = [r for r in recs if r["data"] == data]
+        rs = [r for r in recs if r["data"] == data and "memcap_mb" not in r]
         lines.append(f"\n#### {data} (512-d, k=10, {rs[0]['threads']} threads for build and scans, "
                      "queries on 1 thread)\n")
         lines.append("| library | build s (CPU s) | build peak RSS MB | file MB | ef | recall@10 | "
@@ -109,6 +138,15 @@ def report(a):
             for r in scans:
                 lines.append(f"| {r['lib']} | {r['recall']:.3f} | {r['p50_ms']:.2f} | "
                              f"{r['p99_ms']:.2f} | {fmt(r, 'p50_cpu_ms', '.2f')} | {r['peak_rss_mb']:.0f} |")
+    caps = [r for r in recs if "memcap_mb" in r]
+    if caps:
+        lines.append("\n#### Under a memory cap (cgroup, page cache included, file evicted first)\n")
+        lines.append("| data | library | cap MB | cgroup peak MB | ef | recall@10 | p50 ms (CPU) | p99 ms (CPU) |")
+        lines.append("|---|---|---|---|---|---|---|---|")
+        for r in caps:
+            lines.append(f"| {r['data']} | {r['lib']} | {r['memcap_mb']} | {r.get('cgroup_peak_mb', '-')} | "
+                         f"{r['ef']} | {r['recall']:.3f} | {r['p50_ms']:.3f} ({fmt(r, 'p50_cpu_ms', '.3f')}) | "
+                         f"{r['p99_ms']:.3f} ({fmt(r, 'p99_cpu_ms', '.3f')}) |")
     text = "\n".join(lines) + "\n"
     print(text)
     with open(os.path.join(OUT, "report.md"), "w") as f:
@@ -144,7 +182,9 @@ def plot(recs, datas):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["run", "report"])
+    ap.add_argument("cmd", choices=["run", "report", "memcap"])
+    ap.add_argument("--limit-mb", type=int, default=1200)
+    ap.add_argument("--efs", default="64,64,128,256")
     ap.add_argument("--n", type=int, default=100000)
     ap.add_argument("--nq", type=int, default=1000)
     ap.add_argument("--dim", type=int, default=512)
@@ -156,7 +196,7 @@ def main():
                                       "scan:iris-int8,scan:iris-f32,scan:iris-bin,scan:faiss-sq8,scan:faiss-flat")
     ap.add_argument("--keep", action="store_true", help="keep the index files")
     a = ap.parse_args()
-    run(a) if a.cmd == "run" else report(a)
+    {"run": run, "report": report, "memcap": memcap}[a.cmd](a)
 
 
 if __name__ == "__main__":

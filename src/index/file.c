@@ -140,7 +140,7 @@ static void fill_header(const iris_ann *a, const ann_core *c, file_header *h)
     h->n_sections = NSEC;
     h->seed = a->cfg.seed;
     h->rng = a->rng;
-    h->fingerprint = a->fingerprint;
+    h->fingerprint = __atomic_load_n(&a->fingerprint, __ATOMIC_RELAXED);
     h->rows = c->rows;
     h->live = c->live;
     h->deleted = c->deleted;

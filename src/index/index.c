@@ -336,7 +336,7 @@ int iris_ann_stats_get(iris_ann *a, iris_ann_stats *st)
         .max_level = e == ANN_NO_ENTRY ? 0 : (int)(e >> 32),
         .memory_bytes = ann_core_heap_bytes(c),
         .mapped_bytes = c->map_size,
-        .fingerprint = a->fingerprint,
+        .fingerprint = __atomic_load_n(&a->fingerprint, __ATOMIC_RELAXED),
         .simd = a->k->name,
     };
     pthread_rwlock_unlock(&a->rw);
@@ -346,9 +346,8 @@ int iris_ann_stats_get(iris_ann *a, iris_ann_stats *st)
 void iris_ann_set_fingerprint(iris_ann *a, uint64_t fingerprint)
 {
     if (!a) return;
-    pthread_mutex_lock(&a->writer);
-    a->fingerprint = fingerprint;
-    pthread_mutex_unlock(&a->writer);
+    /* Atomic: stats readers may look at it while a save is pending. */
+    __atomic_store_n(&a->fingerprint, fingerprint, __ATOMIC_RELAXED);
 }
 
 void iris_ann_set_search(iris_ann *a, int ef_search, int rescore, int n_threads)

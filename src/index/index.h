@@ -87,8 +87,8 @@ typedef struct iris_ann_config {
     int hnsw_threshold;  /* AUTO: live items at which the graph is built (20000) */
     int M;               /* graph degree (16; level 0 keeps 2*M links) */
     int ef_construction; /* build beam width (200) */
-    int ef_search;       /* default search beam width (see docs/index.md) */
-    int rescore;         /* default candidates rescored in full precision */
+    int ef_search;       /* default search beam width (64; see docs/index.md) */
+    int rescore;         /* candidates rescored in full precision (0 = auto) */
     int n_threads;       /* threads for bulk inserts and exact scans; 0 = all cores */
     uint64_t seed;       /* graph level draws; same seed + 1 thread = same graph */
 } iris_ann_config;
