@@ -269,7 +269,7 @@ const char *iris_mode_name(int mode); /* "hybrid", "vector", "keyword" */
 int iris_mode_parse(const char *name, int *mode);
 
 /* A query. Zero-initialise, set exactly one source (text, image_path,
- * image, item_id or vector) and any options. */
+ * image, item_id or vector; text may come with its vector) and options. */
 typedef struct iris_query {
     const char *text;        /* text -> images and texts (both lanes) */
     const char *image_path;  /* image file -> similar items; the file itself
@@ -278,7 +278,10 @@ typedef struct iris_query {
     const iris_image *image; /* decoded image -> similar items */
     int64_t item_id;         /* an indexed item -> similar items (itself and,
                                 unless keep_source, its file excluded) */
-    const float *vector;     /* a unit vector in the index model's space */
+    const float *vector;     /* a vector in the index model's space (it is
+                                normalised); alone it is a query of its own,
+                                with text it stands in for the text's
+                                embedding (the text then feeds BM25 only) */
     int dim;                 /* its length (must be the model's) */
 
     int mode;                /* iris_search_mode; image, item and vector

@@ -20,6 +20,9 @@ int cmd_tokenize(int argc, char **argv); /* cmd_model.c */
 int cmd_stats(int argc, char **argv);    /* cmd_stats.c */
 int cmd_embed(int argc, char **argv);      /* cmd_embed.c */
 int cmd_similarity(int argc, char **argv); /* cmd_embed.c */
+int cmd_search(int argc, char **argv);   /* cmd_search.c */
+int cmd_similar(int argc, char **argv);  /* cmd_search.c */
+int cmd_classify(int argc, char **argv); /* cmd_classify.c */
 
 static const cli_command commands[] = {
     {"help", cmd_help, "show the commands"},
@@ -28,6 +31,9 @@ static const cli_command commands[] = {
     {"tokenize", cmd_tokenize, "print the CLIP token ids of a text"},
     {"embed", cmd_embed, "CLIP embeddings of texts and images, as JSON"},
     {"similarity", cmd_similarity, "zero-shot scores: cosines, logits and probabilities"},
+    {"search", cmd_search, "find images and passages by text or by an example image"},
+    {"similar", cmd_similar, "items similar to an indexed item"},
+    {"classify", cmd_classify, "zero-shot classification of images against labels"},
     {"stats", cmd_stats, "what an index holds: files, items by type, model, size"},
 };
 

@@ -2,8 +2,9 @@
  * lookup.c - read-only questions the search engine asks the store that the
  * ingestion side never needs: has anything changed (the generation
  * counter, checked before every query to keep an in-memory vector cache
- * fresh), where did the model come from (its recorded info JSON), and
- * which contents does a path filter keep.
+ * fresh), where did the model come from (its recorded info JSON), which
+ * contents does a path filter keep, and what snippet marks the query's
+ * terms in an item the keyword lane did not return.
  *
  * These run per query, so each is one indexed SELECT; statements are
  * prepared per call (a few microseconds) rather than cached, which keeps
@@ -85,5 +86,45 @@ int store_contents_glob(store *st, const char *glob, int64_t **ids, int *n)
         *ids = NULL;
         *n = 0;
     }
+    return status;
+}
+
+int store_fts_snippet(store *st, const char *query, int64_t item_id, const store_fts_opts *opts,
+                      char **snippet)
+{
+    *snippet = NULL;
+    store_fts_opts o = opts ? *opts : (store_fts_opts){0};
+    char *expr;
+    int rc = store_fts_build_query(query, 0, &expr);
+    if (rc || !*expr) {
+        free(expr);
+        return rc ? rc : iris_fail(IRIS_ENOTFOUND, "no searchable term");
+    }
+    sqlite3_stmt *s;
+    rc = sqlite3_prepare_v2(st->db,
+                            "SELECT snippet(fts, -1, ?2, ?3, '…', ?4) FROM fts"
+                            " WHERE fts MATCH ?1 AND rowid = ?5",
+                            -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        free(expr);
+        return store_sqlerr(st, rc, "preparing a snippet");
+    }
+    sqlite3_bind_text(s, 1, expr, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, o.hl_open ? o.hl_open : "[", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, o.hl_close ? o.hl_close : "]", -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, o.snippet_tokens > 0 && o.snippet_tokens < 64 ? o.snippet_tokens : 16);
+    sqlite3_bind_int64(s, 5, item_id);
+    int status = IRIS_OK;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(s, 0);
+        if (!(*snippet = strdup(t ? t : ""))) status = iris_fail(IRIS_ENOMEM, "no memory");
+    } else if (rc == SQLITE_DONE) {
+        status = iris_fail(IRIS_ENOTFOUND, "item %lld does not match", (long long)item_id);
+    } else {
+        status = store_sqlerr(st, rc, "making a snippet");
+    }
+    sqlite3_finalize(s);
+    free(expr);
     return status;
 }

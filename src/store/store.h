@@ -325,5 +325,9 @@ int store_model_info_json(store *st, char **json);
 /* Ids (ascending, malloc'ed) of the done contents held by a file whose
  * path matches glob (SQLite GLOB), the rule store_fts_search applies. */
 int store_contents_glob(store *st, const char *glob, int64_t **ids, int *n);
+/* The snippet store_fts_search would give item_id for query (malloc'ed;
+ * uses opts' markers and length), or IRIS_ENOTFOUND if it does not match. */
+int store_fts_snippet(store *st, const char *query, int64_t item_id, const store_fts_opts *opts,
+                      char **snippet);
 
 #endif

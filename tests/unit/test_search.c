@@ -1,0 +1,766 @@
+/*
+ * test_search.c - iris_search() on indexes filled through the store API
+ * with vectors and texts whose answers are known by construction: RRF
+ * against an independent computation, the exact vector lane against a
+ * brute-force ranking, filters so selective that a post-filter would come
+ * back short, `similar` excluding its source, the keyword lane on a corpus
+ * ranked by construction, Chinese, hostile queries, cache refresh after
+ * writes, concurrent searches, item details and pixels.
+ *
+ * Queries here pass their embedding directly (iris_query.vector), so the
+ * lanes and fusion are tested apart from the CLIP forward pass; the
+ * end-to-end tests in tests/py run real encoders on the tiny CLIP.
+ */
+#include "test.h"
+
+#include "iris.h"
+#include "model_fixtures.h"
+#include "search/db.h"
+#include "search/fuse.h"
+#include "util/fs.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#define DIM 24 /* the tiny fixture model's projection */
+
+static char dir[64];
+static int64_t model_row;
+static unsigned rng = 12345;
+
+static double frand(void) /* deterministic, in [-1, 1) */
+{
+    rng = rng * 1103515245u + 12345u;
+    return ((rng >> 8) & 0xFFFF) / 32768.0 - 1.0;
+}
+
+static void unit(float *v)
+{
+    double s = 0;
+    for (int i = 0; i < DIM; i++) s += (double)v[i] * v[i];
+    for (int i = 0; i < DIM; i++) v[i] = (float)(v[i] / sqrt(s));
+}
+
+static void random_unit(float *v)
+{
+    for (int i = 0; i < DIM; i++) v[i] = (float)frand();
+    unit(v);
+}
+
+static void basis(float *v, int axis)
+{
+    memset(v, 0, DIM * sizeof *v);
+    v[axis] = 1;
+}
+
+static iris_db *fresh_db(void)
+{
+    if (dir[0]) fx_rmtree(dir);
+    snprintf(dir, sizeof dir, "/tmp/iris-search-XXXXXX");
+    if (!mkdtemp(dir)) abort();
+    char path[128];
+    snprintf(path, sizeof path, "%s/index.db", dir);
+    iris_db *db = NULL;
+    iris_db_opts o = {.model = TINY_HF};
+    CHECK_OK(iris_db_open(path, &o, &db));
+    const iris_model *m;
+    db_lock(db);
+    CHECK_OK(db_record_model_locked(db, &m, &model_row));
+    db_unlock(db);
+    return db;
+}
+
+/* One file holding one item; returns the item id. */
+static int64_t add(iris_db *db, const char *path, int modality, const char *text, const float *vec)
+{
+    char sha[65], key[600];
+    snprintf(key, sizeof key, "%s\n%s", path, text ? text : "");
+    iris_sha256_hex(key, strlen(key), sha);
+    store_put p = {path, 10, 1, sha, modality == STORE_IMAGE ? STORE_KIND_IMAGE : STORE_KIND_TEXT};
+    store_put_result r;
+    CHECK_OK(store_file_put(db->st, &p, &r));
+    store_item it = {.modality = modality, .text = text, .char_start = -1, .char_end = -1};
+    int64_t id;
+    CHECK_OK(store_item_add(db->st, r.content.id, &it, model_row, vec, vec ? DIM : 0, &id));
+    CHECK_OK(store_content_done(db->st, r.content.id));
+    return id;
+}
+
+static iris_results *search(iris_db *db, const iris_query *q)
+{
+    iris_results *r = NULL;
+    CHECK_OK(iris_search(db, q, &r));
+    CHECK(r != NULL);
+    return r;
+}
+
+/* ------------------------------------------------------------------ RRF */
+
+static double rrf_ref(const int64_t *a, int na, const int64_t *b, int nb, int64_t id, double k,
+                      int *ra, int *rb)
+{
+    double s = 0;
+    *ra = *rb = 0;
+    for (int i = 0; i < na; i++)
+        if (a[i] == id) s += 1.0 / (k + (*ra = i + 1));
+    for (int i = 0; i < nb; i++)
+        if (b[i] == id) s += 1.0 / (k + (*rb = i + 1));
+    return s;
+}
+
+static void test_rrf_matches_independent_computation(void)
+{
+    for (int round = 0; round < 50; round++) {
+        int64_t a[60], b[60];
+        int na = round % 7 == 0 ? 0 : 1 + (int)((frand() + 1) * 29.5);
+        int nb = round % 5 == 0 ? 0 : 1 + (int)((frand() + 1) * 29.5);
+        for (int i = 0; i < na; i++) /* distinct ids drawn from 1..80 */
+            for (int fresh = 0; !fresh;) {
+                a[i] = 1 + (int64_t)((frand() + 1) * 40);
+                fresh = 1;
+                for (int j = 0; j < i; j++) fresh &= a[j] != a[i];
+            }
+        for (int i = 0; i < nb; i++)
+            for (int fresh = 0; !fresh;) {
+                b[i] = 1 + (int64_t)((frand() + 1) * 40);
+                fresh = 1;
+                for (int j = 0; j < i; j++) fresh &= b[j] != b[i];
+            }
+        double k = round % 3 == 0 ? 60 : 1 + round;
+        fuse_lane lanes[2] = {{a, NULL, na}, {b, NULL, nb}};
+        fused *f;
+        int n;
+        CHECK_OK(fuse_rrf(lanes, 2, k, &f, &n));
+        int distinct = na;
+        for (int j = 0; j < nb; j++) {
+            int seen = 0;
+            for (int i = 0; i < na; i++) seen |= a[i] == b[j];
+            distinct += !seen;
+        }
+        CHECK_EQ_INT(n, distinct);
+        for (int i = 0; i < n; i++) {
+            int ra, rb;
+            double want = rrf_ref(a, na, b, nb, f[i].item_id, k, &ra, &rb);
+            CHECK_NEAR(f[i].score, want, 1e-12);
+            CHECK_EQ_INT(f[i].rank[0], ra);
+            CHECK_EQ_INT(f[i].rank[1], rb);
+            if (i) CHECK(f[i - 1].score >= f[i].score);
+        }
+        free(f);
+    }
+}
+
+static void test_rrf_ties_and_errors(void)
+{
+    /* 7 is rank 1 in lane a only, 9 rank 1 in lane b only: equal sums,
+     * equal best ranks, so the smaller id comes first. 5 is in both. */
+    int64_t a[] = {7, 5}, b[] = {9, 5};
+    fuse_lane lanes[2] = {{a, NULL, 2}, {b, NULL, 2}};
+    fused *f;
+    int n;
+    CHECK_OK(fuse_rrf(lanes, 2, 60, &f, &n));
+    CHECK_EQ_INT(n, 3);
+    CHECK_EQ_INT(f[0].item_id, 5); /* 2/62 > 1/61 */
+    CHECK_NEAR(f[0].score, 2.0 / 62, 1e-15);
+    CHECK_EQ_INT(f[1].item_id, 7);
+    CHECK_EQ_INT(f[2].item_id, 9);
+    free(f);
+    CHECK_OK(fuse_rrf(lanes, 0, 60, &f, &n));
+    CHECK_EQ_INT(n, 0);
+    free(f);
+    CHECK_FAILS(fuse_rrf(lanes, 2, 0, &f, &n), IRIS_EARG, "k = 0");
+    CHECK_FAILS(fuse_rrf(lanes, 3, 60, &f, &n), IRIS_EARG, "3 lanes");
+}
+
+/* ---------------------------------------------------------- vector lane */
+
+static int by_score_desc(const void *a, const void *b)
+{
+    const double *x = a, *y = b;
+    return (x[0] < y[0]) - (x[0] > y[0]);
+}
+
+static void test_vector_lane_is_exact(void)
+{
+    iris_db *db = fresh_db();
+    enum { N = 300 };
+    static float vecs[N][DIM];
+    int64_t ids[N];
+    CHECK_OK(store_begin(db->st));
+    for (int i = 0; i < N; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/v/%03d.png", i);
+        random_unit(vecs[i]);
+        ids[i] = add(db, path, STORE_IMAGE, NULL, vecs[i]);
+    }
+    CHECK_OK(store_commit(db->st));
+    for (int round = 0; round < 5; round++) {
+        float qv[DIM];
+        random_unit(qv);
+        double ref[N][2]; /* brute force in double precision */
+        for (int i = 0; i < N; i++) {
+            double d = 0;
+            for (int j = 0; j < DIM; j++) d += (double)qv[j] * vecs[i][j];
+            ref[i][0] = d;
+            ref[i][1] = (double)ids[i];
+        }
+        qsort(ref, N, sizeof ref[0], by_score_desc);
+        iris_query q = {.vector = qv, .dim = DIM, .k = 25, .mode = IRIS_MODE_VECTOR};
+        iris_results *r = search(db, &q);
+        CHECK_EQ_INT(r->n, 25);
+        CHECK_EQ_INT(r->mode, IRIS_MODE_VECTOR);
+        CHECK_EQ_INT(r->vector_candidates, 100); /* default depth */
+        CHECK_EQ_INT(r->keyword_candidates, 0);
+        for (int i = 0; i < r->n; i++) {
+            CHECK_EQ_INT(r->hits[i].item_id, (int64_t)ref[i][1]);
+            CHECK_NEAR(r->hits[i].vector_score, ref[i][0], 1e-5);
+            CHECK_NEAR(r->hits[i].score, r->hits[i].vector_score, 0);
+            CHECK_EQ_INT(r->hits[i].vector_rank, i + 1);
+            CHECK_EQ_INT(r->hits[i].keyword_rank, 0);
+            CHECK_EQ_INT(r->hits[i].modality, IRIS_MOD_IMAGE);
+            CHECK(!strncmp(r->hits[i].path, "/v/", 3));
+            CHECK(!strcmp(r->hits[i].snippet, ""));
+        }
+        iris_results_free(r);
+    }
+    /* A vector query and hybrid mode: no text, so the vector lane alone. */
+    float qv[DIM];
+    random_unit(qv);
+    iris_query q = {.vector = qv, .dim = DIM, .k = 3};
+    iris_results *r = search(db, &q);
+    CHECK_EQ_INT(r->mode, IRIS_MODE_VECTOR);
+    iris_results_free(r);
+    iris_db_close(db);
+}
+
+/* Items whose vectors point away from the query, and only a handful of
+ * them pass the filter: a lane that cut first and filtered later would
+ * come back empty. */
+static void test_selective_filters_do_not_shorten(void)
+{
+    iris_db *db = fresh_db();
+    float near[DIM], far[DIM];
+    basis(near, 0);
+    basis(far, 1);
+    CHECK_OK(store_begin(db->st));
+    for (int i = 0; i < 400; i++) {
+        char path[64], text[96];
+        snprintf(path, sizeof path, "/common/%03d.txt", i);
+        snprintf(text, sizeof text, "river boat %d river", i);
+        add(db, path, STORE_TEXT_CHUNK, text, near);
+    }
+    int64_t rare[3];
+    for (int i = 0; i < 3; i++) { /* long texts: BM25 ranks them last */
+        char path[64];
+        snprintf(path, sizeof path, "/rare/%d.txt", i);
+        rare[i] = add(db, path, STORE_OCR_TEXT,
+                      "boat and a great many other words that dilute the term frequency so that "
+                      "this document ranks below all the short ones in the keyword lane",
+                      far);
+    }
+    CHECK_OK(store_commit(db->st));
+
+    for (int mode = 0; mode <= IRIS_MODE_KEYWORD; mode++) {
+        iris_query by_type = {.text = mode != IRIS_MODE_VECTOR ? "boat" : NULL,
+                              .vector = mode != IRIS_MODE_KEYWORD ? near : NULL,
+                              .dim = DIM, .mode = mode, .k = 10,
+                              .modalities = 1u << IRIS_MOD_OCR};
+        iris_results *r = search(db, &by_type);
+        CHECK_MSG(r->n == 3, "mode %s: %d results", iris_mode_name(mode), r->n);
+        for (int i = 0; i < r->n; i++) CHECK_EQ_INT(r->hits[i].modality, IRIS_MOD_OCR);
+        iris_results_free(r);
+
+        iris_query by_path = by_type;
+        by_path.modalities = 0;
+        by_path.path_glob = "/rare/*";
+        r = search(db, &by_path);
+        CHECK_MSG(r->n == 3, "mode %s: %d results", iris_mode_name(mode), r->n);
+        for (int i = 0; i < r->n; i++) {
+            CHECK(!strncmp(r->hits[i].path, "/rare/", 6));
+            int known = 0;
+            for (int j = 0; j < 3; j++) known |= r->hits[i].item_id == rare[j];
+            CHECK(known);
+        }
+        iris_results_free(r);
+
+        by_path.path_glob = "/nowhere/*"; /* matches nothing: nothing, not everything */
+        r = search(db, &by_path);
+        CHECK_EQ_INT(r->n, 0);
+        iris_results_free(r);
+    }
+    iris_db_close(db);
+}
+
+static void test_min_score(void)
+{
+    iris_db *db = fresh_db();
+    float v[DIM], q[DIM];
+    basis(q, 0);
+    for (int i = 0; i < 10; i++) { /* cosines 1.0, 0.9, ..., 0.1 with the query */
+        char path[32];
+        memset(v, 0, sizeof v);
+        v[0] = 1.0f - 0.1f * (float)i;
+        v[1] = sqrtf(1 - v[0] * v[0]);
+        snprintf(path, sizeof path, "/m/%d.png", i);
+        add(db, path, STORE_IMAGE, NULL, v);
+    }
+    iris_query qq = {.vector = q, .dim = DIM, .k = 10, .has_min_score = 1, .min_score = 0.55};
+    iris_results *r = search(db, &qq);
+    CHECK_EQ_INT(r->n, 5); /* 1.0 .. 0.6 */
+    CHECK(r->hits[4].score >= 0.55);
+    iris_results_free(r);
+    qq.min_score = -1; /* every cosine passes */
+    r = search(db, &qq);
+    CHECK_EQ_INT(r->n, 10);
+    iris_results_free(r);
+    iris_db_close(db);
+}
+
+/* -------------------------------------------------------------- similar */
+
+static void test_similar_excludes_itself_and_its_file(void)
+{
+    iris_db *db = fresh_db();
+    float a[DIM], b[DIM], c[DIM];
+    basis(a, 0);
+    memcpy(b, a, sizeof b);
+    b[1] = 0.2f;
+    unit(b);
+    basis(c, 2);
+    int64_t ia = add(db, "/s/a.png", STORE_IMAGE, NULL, a);
+    int64_t ib = add(db, "/s/b.png", STORE_IMAGE, NULL, b);
+    add(db, "/s/c.png", STORE_IMAGE, NULL, c);
+    /* A copy of a.png: the same content under another path. */
+    char sha[65];
+    iris_sha256_hex("/s/a.png\n", 9, sha);
+    store_content ca;
+    CHECK_OK(store_content_get(db->st, sha, &ca));
+    store_put_result pr;
+    store_put p = {"/s/a-copy.png", 10, 1, sha, STORE_KIND_IMAGE};
+    CHECK_OK(store_file_put(db->st, &p, &pr)); /* a copy: same content */
+    CHECK_EQ_INT(pr.content.id, ca.id);
+
+    iris_query q = {.item_id = ia, .k = 10};
+    iris_results *r = search(db, &q);
+    CHECK_EQ_INT(r->n, 2);
+    CHECK_EQ_INT(r->hits[0].item_id, ib); /* nearest other file */
+    for (int i = 0; i < r->n; i++) CHECK(r->hits[i].item_id != ia);
+    iris_results_free(r);
+
+    iris_query missing = {.item_id = 999999};
+    iris_results *none = NULL;
+    CHECK_FAILS(iris_search(db, &missing, &none), IRIS_ENOTFOUND, "no item 999999");
+    CHECK(none == NULL);
+    iris_db_close(db);
+}
+
+/* ---------------------------------------------------------- keyword lane */
+
+/* Document i says "zebra" i times among fixed-length filler, so BM25 (same
+ * length, growing term frequency) must rank 9, 8, ..., 1; document 0 has
+ * no zebra and must not appear. */
+static void test_keyword_lane_known_order(void)
+{
+    iris_db *db = fresh_db();
+    int64_t ids[10];
+    for (int i = 0; i < 10; i++) {
+        char text[256] = "", path[32];
+        for (int w = 0; w < 12; w++) strcat(text, w < i ? "zebra " : "filler ");
+        snprintf(path, sizeof path, "/k/doc%d.txt", i);
+        ids[i] = add(db, path, STORE_TEXT_CHUNK, text, NULL);
+    }
+    iris_query q = {.text = "Zebra", .mode = IRIS_MODE_KEYWORD, .k = 20};
+    iris_results *r = search(db, &q);
+    CHECK_EQ_INT(r->n, 9);
+    for (int i = 0; i < 9; i++) {
+        CHECK_EQ_INT(r->hits[i].item_id, ids[9 - i]);
+        CHECK_EQ_INT(r->hits[i].keyword_rank, i + 1);
+        CHECK_EQ_INT(r->hits[i].vector_rank, 0);
+        CHECK(r->hits[i].keyword_score > 0);
+        CHECK_NEAR(r->hits[i].score, r->hits[i].keyword_score, 0);
+        CHECK_MSG(strstr(r->hits[i].snippet, "[zebra]"), "%s", r->hits[i].snippet);
+        if (i) CHECK(r->hits[i - 1].keyword_score > r->hits[i].keyword_score);
+    }
+    iris_results_free(r);
+    /* Custom markers; and file names are searchable too. */
+    iris_query named = {.text = "doc3", .mode = IRIS_MODE_KEYWORD, .hl_open = "<b>",
+                        .hl_close = "</b>"};
+    r = search(db, &named);
+    CHECK_EQ_INT(r->n, 1);
+    CHECK_EQ_INT(r->hits[0].item_id, ids[3]);
+    iris_results_free(r);
+    iris_query marked = {.text = "zebra", .mode = IRIS_MODE_KEYWORD, .hl_open = "<b>",
+                         .hl_close = "</b>", .k = 1};
+    r = search(db, &marked);
+    CHECK_MSG(strstr(r->hits[0].snippet, "<b>zebra</b>"), "%s", r->hits[0].snippet);
+    iris_results_free(r);
+    iris_db_close(db);
+}
+
+static void test_chinese_keyword_queries(void)
+{
+    iris_db *db = fresh_db();
+    int64_t cat = add(db, "/zh/cat.txt", STORE_TEXT_CHUNK, "我的猫喜欢在窗台上睡觉。", NULL);
+    int64_t bank = add(db, "/zh/bank.txt", STORE_TEXT_CHUNK, "银行明天上午九点开门。", NULL);
+    int64_t mixed = add(db, "/zh/mixed.txt", STORE_OCR_TEXT, "Exit 出口 this way", NULL);
+    add(db, "/zh/other.txt", STORE_TEXT_CHUNK, "天气很好，我们去公园散步。", NULL);
+    struct {
+        const char *q;
+        int64_t want;
+    } cases[] = {{"猫", cat}, {"窗台", cat}, {"银行开门", bank}, {"出口", mixed},
+                 {"exit", mixed}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        iris_query q = {.text = cases[i].q, .mode = IRIS_MODE_KEYWORD};
+        iris_results *r = search(db, &q);
+        CHECK_MSG(r->n >= 1 && r->hits[0].item_id == cases[i].want, "%s: %d hits", cases[i].q,
+                  r->n);
+        CHECK_MSG(strchr(r->hits[0].snippet, '['), "%s", r->hits[0].snippet);
+        iris_results_free(r);
+    }
+    iris_query q = {.text = "猫", .mode = IRIS_MODE_KEYWORD};
+    iris_results *r = search(db, &q);
+    CHECK_EQ_INT(r->n, 1); /* one character, matched exactly, nowhere else */
+    CHECK_MSG(strstr(r->hits[0].snippet, "[猫]"), "%s", r->hits[0].snippet);
+    iris_results_free(r);
+    iris_db_close(db);
+}
+
+/* ---------------------------------------------------------------- hybrid */
+
+static void test_hybrid_is_rrf_of_the_lanes(void)
+{
+    iris_db *db = fresh_db();
+    CHECK_OK(store_begin(db->st));
+    for (int i = 0; i < 60; i++) {
+        float v[DIM];
+        random_unit(v);
+        char path[64], text[128];
+        snprintf(path, sizeof path, "/h/%02d.txt", i);
+        snprintf(text, sizeof text, "%s %s notes %d", i % 3 ? "lighthouse" : "harbour",
+                 i % 4 ? "" : "lighthouse keeper", i);
+        add(db, path, i % 5 ? STORE_TEXT_CHUNK : STORE_PDF_TEXT, text, v);
+    }
+    CHECK_OK(store_commit(db->st));
+    float qv[DIM];
+    random_unit(qv);
+    iris_query v = {.vector = qv, .dim = DIM, .mode = IRIS_MODE_VECTOR, .k = 100};
+    iris_query k = {.text = "lighthouse keeper", .mode = IRIS_MODE_KEYWORD, .k = 100};
+    iris_query h = {.text = "lighthouse keeper", .vector = qv, .dim = DIM, .k = 15};
+    iris_results *rv = search(db, &v), *rk = search(db, &k), *rh = search(db, &h);
+    CHECK_EQ_INT(rh->mode, IRIS_MODE_HYBRID);
+    CHECK_EQ_INT(rh->rrf_k, 60);
+    CHECK_EQ_INT(rh->n, 15);
+    for (int i = 0; i < rh->n; i++) {
+        const iris_hit *x = &rh->hits[i];
+        int want_v = 0, want_k = 0;
+        for (int j = 0; j < rv->n; j++)
+            if (rv->hits[j].item_id == x->item_id) want_v = j + 1;
+        for (int j = 0; j < rk->n; j++)
+            if (rk->hits[j].item_id == x->item_id) want_k = j + 1;
+        CHECK_EQ_INT(x->vector_rank, want_v);
+        CHECK_EQ_INT(x->keyword_rank, want_k);
+        double want = (want_v ? 1.0 / (60 + want_v) : 0) + (want_k ? 1.0 / (60 + want_k) : 0);
+        CHECK_NEAR(x->score, want, 1e-12);
+        if (i) CHECK(rh->hits[i - 1].score >= x->score);
+    }
+    /* Nothing outside the top 15 should beat the 15th. */
+    for (int j = 0; j < rv->n; j++) {
+        int64_t id = rv->hits[j].item_id;
+        int in = 0, kr = 0;
+        for (int i = 0; i < rh->n; i++) in |= rh->hits[i].item_id == id;
+        for (int i = 0; i < rk->n; i++)
+            if (rk->hits[i].item_id == id) kr = i + 1;
+        double s = 1.0 / (60 + j + 1) + (kr ? 1.0 / (60 + kr) : 0);
+        if (!in) CHECK(s <= rh->hits[rh->n - 1].score + 1e-15);
+    }
+    iris_results_free(rv);
+    iris_results_free(rk);
+    iris_results_free(rh);
+    /* --rrf-k changes the scores as the formula says. */
+    h.rrf_k = 1;
+    rh = search(db, &h);
+    const iris_hit *x = &rh->hits[0];
+    CHECK_NEAR(x->score, (x->vector_rank ? 1.0 / (1 + x->vector_rank) : 0) +
+                             (x->keyword_rank ? 1.0 / (1 + x->keyword_rank) : 0), 1e-12);
+    iris_results_free(rh);
+    iris_db_close(db);
+}
+
+/* ------------------------------------------------------------- hostile */
+
+static void test_hostile_queries(void)
+{
+    iris_db *db = fresh_db();
+    float v[DIM];
+    basis(v, 0);
+    add(db, "/x/a.txt", STORE_TEXT_CHUNK, "near the title: the answer OR something", v);
+    iris_results *r = NULL;
+    iris_query q = {.mode = IRIS_MODE_KEYWORD};
+
+    const char *empty[] = {"", "   ", "\t\n", "\xe3\x80\x80"}; /* incl. ideographic space */
+    for (size_t i = 0; i < sizeof empty / sizeof empty[0]; i++) {
+        q.text = empty[i];
+        CHECK_FAILS(iris_search(db, &q, &r), IRIS_EARG, "empty query");
+    }
+    /* FTS5 syntax is just text: no error, literal matches only. */
+    const char *syntax[] = {"NEAR(the answer)", "title:answer", "\"unbalanced", "answer*",
+                            "^answer", "AND OR NOT", "(((", "a\"b\"\"c", "*", "-answer",
+                            "answer) OR (1=1", "'; DROP TABLE items; --"};
+    for (size_t i = 0; i < sizeof syntax / sizeof syntax[0]; i++) {
+        q.text = syntax[i];
+        CHECK_OK(iris_search(db, &q, &r));
+        iris_results_free(r);
+    }
+    q.text = "title:answer"; /* no column filter: the phrase "title answer", not present */
+    r = search(db, &q);
+    CHECK_EQ_INT(r->n, 0);
+    iris_results_free(r);
+    q.text = "\"answer OR something\""; /* OR inside a phrase is a word */
+    r = search(db, &q);
+    CHECK_EQ_INT(r->n, 1);
+    iris_results_free(r);
+    q.text = "\xff\xfe answer";
+    CHECK_FAILS(iris_search(db, &q, &r), IRIS_EARG, "not valid UTF-8");
+    q.text = "ans\xc3"; /* truncated sequence */
+    CHECK_FAILS(iris_search(db, &q, &r), IRIS_EARG, "not valid UTF-8");
+    const char nul[] = "answer\0ignored"; /* C strings end at NUL */
+    q.text = nul;
+    r = search(db, &q);
+    CHECK_EQ_INT(r->n, 1);
+    iris_results_free(r);
+
+    size_t big = 16384 + 1;
+    char *huge = malloc(big + 1);
+    memset(huge, 'a', big);
+    huge[big] = '\0';
+    q.text = huge;
+    CHECK_FAILS(iris_search(db, &q, &r), IRIS_ELIMIT, "limit is 16384");
+    for (size_t i = 0; i + 7 < 16384; i += 7) memcpy(huge + i, "answer ", 7);
+    huge[16384] = '\0'; /* at the limit: 2340 terms, accepted (64 used) */
+    r = search(db, &q);
+    CHECK_EQ_INT(r->n, 1);
+    iris_results_free(r);
+    free(huge);
+
+    iris_query two = {.text = "a", .item_id = 1};
+    CHECK_FAILS(iris_search(db, &two, &r), IRIS_EARG, "exactly one");
+    iris_query none = {0};
+    CHECK_FAILS(iris_search(db, &none, &r), IRIS_EARG, "exactly one");
+    iris_query badk = {.text = "answer", .k = -1};
+    CHECK_FAILS(iris_search(db, &badk, &r), IRIS_EARG, "k and depth");
+    badk.k = 10001;
+    CHECK_FAILS(iris_search(db, &badk, &r), IRIS_EARG, "k and depth");
+    iris_query badrrf = {.text = "answer", .rrf_k = -5, .mode = IRIS_MODE_KEYWORD};
+    CHECK_FAILS(iris_search(db, &badrrf, &r), IRIS_EARG, "rrf_k");
+    iris_query badmode = {.text = "answer", .mode = 7};
+    CHECK_FAILS(iris_search(db, &badmode, &r), IRIS_EARG, "mode");
+    iris_query kwimg = {.item_id = 1, .mode = IRIS_MODE_KEYWORD};
+    CHECK_FAILS(iris_search(db, &kwimg, &r), IRIS_EARG, "keyword search needs text");
+    float wrong[DIM + 1] = {1};
+    iris_query baddim = {.vector = wrong, .dim = DIM + 1};
+    CHECK_FAILS(iris_search(db, &baddim, &r), IRIS_EARG, "25 dims");
+    float zero[DIM] = {0};
+    iris_query zq = {.vector = zero, .dim = DIM};
+    CHECK_FAILS(iris_search(db, &zq, &r), IRIS_EARG, "zero or not finite");
+    float nanv[DIM] = {NAN};
+    zq.vector = nanv;
+    CHECK_FAILS(iris_search(db, &zq, &r), IRIS_EARG, "zero or not finite");
+    iris_query nanmin = {.text = "answer", .has_min_score = 1, .min_score = NAN};
+    CHECK_FAILS(iris_search(db, &nanmin, &r), IRIS_EARG, "NaN");
+    iris_query missing_img = {.image_path = "/no/such/image.png"};
+    CHECK_FAILS(iris_search(db, &missing_img, &r), IRIS_ENOTFOUND, "/no/such/image.png");
+    CHECK(r == NULL);
+    CHECK_FAILS(iris_search(NULL, &q, &r), IRIS_EARG, "NULL");
+    CHECK_FAILS(iris_search(db, NULL, &r), IRIS_EARG, "NULL");
+    CHECK_FAILS(iris_search(db, &q, NULL), IRIS_EARG, "NULL");
+    iris_db_close(db);
+}
+
+/* ---------------------------------------------------- freshness, threads */
+
+static void test_results_follow_the_store(void)
+{
+    iris_db *db = fresh_db();
+    float a[DIM], b[DIM];
+    basis(a, 0);
+    basis(b, 1);
+    add(db, "/f/a.png", STORE_IMAGE, NULL, a);
+    iris_query q = {.vector = b, .dim = DIM, .k = 5};
+    iris_results *r = search(db, &q);
+    CHECK_EQ_INT(r->n, 1);
+    iris_results_free(r);
+    int64_t ib = add(db, "/f/b.png", STORE_IMAGE, NULL, b); /* a commit: generation moves */
+    r = search(db, &q);
+    CHECK_EQ_INT(r->n, 2);
+    CHECK_EQ_INT(r->hits[0].item_id, ib);
+    iris_results_free(r);
+
+    /* Another process's handle sees this one's writes too. */
+    iris_db *other;
+    iris_db_opts ro = {.readonly = 1};
+    CHECK_OK(iris_db_open(iris_db_path(db), &ro, &other));
+    r = search(other, &q);
+    CHECK_EQ_INT(r->n, 2);
+    iris_results_free(r);
+    int64_t removed;
+    CHECK_OK(store_remove(db->st, "/f/b.png", &removed));
+    CHECK_EQ_INT(removed, 1);
+    r = search(other, &q);
+    CHECK_EQ_INT(r->n, 1);
+    CHECK(r->hits[0].item_id != ib);
+    iris_results_free(r);
+    iris_db_close(other);
+    iris_db_close(db);
+}
+
+typedef struct worker {
+    iris_db *db;
+    int ok;
+} worker;
+
+static void *search_loop(void *arg)
+{
+    worker *w = arg;
+    float qv[DIM];
+    basis(qv, 3);
+    w->ok = 1;
+    for (int i = 0; i < 40; i++) {
+        iris_query q = {.text = "shared words", .vector = qv, .dim = DIM, .k = 5};
+        iris_results *r = NULL;
+        if (iris_search(w->db, &q, &r) != IRIS_OK || r->n < 1) w->ok = 0;
+        iris_results_free(r);
+    }
+    return NULL;
+}
+
+static void test_concurrent_searches_while_writing(void)
+{
+    iris_db *db = fresh_db();
+    float v[DIM];
+    basis(v, 3);
+    add(db, "/t/seed.txt", STORE_TEXT_CHUNK, "shared words", v);
+    worker w[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        w[i].db = db;
+        CHECK(pthread_create(&th[i], NULL, search_loop, &w[i]) == 0);
+    }
+    for (int i = 0; i < 30; i++) { /* the writer shares the handle's lock */
+        char path[64];
+        snprintf(path, sizeof path, "/t/%d.txt", i);
+        random_unit(v);
+        db_lock(db);
+        add(db, path, STORE_TEXT_CHUNK, "more shared words", v);
+        db_unlock(db);
+    }
+    for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 3; i++) CHECK(w[i].ok);
+    iris_db_close(db);
+}
+
+/* ------------------------------------------------------------- items */
+
+/* A 2x1 24-bit BMP: one red and one blue pixel. */
+static void write_bmp(const char *path)
+{
+    unsigned char b[62] = {'B', 'M', 62, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0, 40, 0, 0, 0,
+                           2, 0, 0, 0, 1, 0, 0, 0, 1, 0, 24, 0};
+    b[34] = 8; /* image size */
+    const unsigned char px[8] = {0, 0, 255, 255, 0, 0, 0, 0}; /* BGR red, BGR blue, pad */
+    memcpy(b + 54, px, 8);
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(b, 1, sizeof b, f) == sizeof b);
+    fclose(f);
+}
+
+static void test_item_details_and_pixels(void)
+{
+    iris_db *db = fresh_db();
+    char img[128];
+    snprintf(img, sizeof img, "%s/dot.bmp", dir);
+    write_bmp(img);
+    struct stat sb;
+    CHECK(stat(img, &sb) == 0);
+    char sha[65];
+    CHECK_OK(iris_sha256_file(img, sha));
+    store_put p = {img, sb.st_size, (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec,
+                   sha, STORE_KIND_IMAGE};
+    store_put_result pr;
+    CHECK_OK(store_file_put(db->st, &p, &pr));
+    float v[DIM];
+    basis(v, 0);
+    store_item it = {.modality = STORE_IMAGE, .char_start = -1, .char_end = -1};
+    store_item ocr = {.modality = STORE_OCR_TEXT, .seq = 1, .page = 0, .has_bbox = 1,
+                      .bbox = {1, 2, 3, 4}, .char_start = 0, .char_end = 4, .text = "STOP"};
+    int64_t iid, oid;
+    CHECK_OK(store_item_add(db->st, pr.content.id, &it, model_row, v, DIM, &iid));
+    CHECK_OK(store_item_add(db->st, pr.content.id, &ocr, model_row, v, DIM, &oid));
+    CHECK_OK(store_content_done(db->st, pr.content.id));
+
+    iris_item d;
+    CHECK_OK(iris_item_get(db, oid, &d));
+    CHECK_EQ_INT(d.modality, IRIS_MOD_OCR);
+    CHECK(d.has_bbox && d.bbox[2] == 3);
+    CHECK(!strcmp(d.text, "STOP") && !strcmp(d.path, img) && !strcmp(d.sha256, sha));
+    CHECK_EQ_INT(d.char_end, 4);
+    iris_item_clear(&d);
+    CHECK_FAILS(iris_item_get(db, 424242, &d), IRIS_ENOTFOUND, "no item 424242");
+
+    iris_image px;
+    CHECK_OK(iris_item_image(db, iid, NULL, &px));
+    CHECK(px.width == 2 && px.height == 1);
+    CHECK(px.rgb[0] == 255 && px.rgb[2] == 0 && px.rgb[5] == 255);
+    iris_image_free(&px);
+    CHECK_FAILS(iris_item_image(db, oid, NULL, &px), IRIS_EFORMAT, "not an image");
+    /* The file changed after indexing: refused, not shown as the hit. */
+    FILE *f = fopen(img, "ab");
+    fputc(0, f);
+    fclose(f);
+    CHECK_FAILS(iris_item_image(db, iid, NULL, &px), IRIS_ENOTFOUND, "changed since");
+    unlink(img);
+    CHECK_FAILS(iris_item_image(db, iid, NULL, &px), IRIS_ENOTFOUND, "gone");
+    iris_db_close(db);
+}
+
+static void test_empty_index(void)
+{
+    iris_db *db = NULL;
+    char path[128];
+    if (dir[0]) fx_rmtree(dir);
+    snprintf(dir, sizeof dir, "/tmp/iris-search-XXXXXX");
+    CHECK(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/empty.db", dir);
+    CHECK_OK(iris_db_open(path, NULL, &db));
+    iris_query q = {.text = "anything", .mode = IRIS_MODE_KEYWORD};
+    iris_results *r = search(db, &q);
+    CHECK_EQ_INT(r->n, 0);
+    iris_results_free(r);
+    float v[DIM] = {1};
+    iris_query vq = {.vector = v, .dim = DIM};
+    r = search(db, &vq); /* no model recorded yet: no vectors, no error */
+    CHECK_EQ_INT(r->n, 0);
+    iris_results_free(r);
+    iris_query sim = {.item_id = 1};
+    CHECK_FAILS(iris_search(db, &sim, &r), IRIS_ENOTFOUND, "the index is empty");
+    iris_db_close(db);
+}
+
+int main(void)
+{
+    RUN(test_rrf_matches_independent_computation);
+    RUN(test_rrf_ties_and_errors);
+    RUN(test_vector_lane_is_exact);
+    RUN(test_selective_filters_do_not_shorten);
+    RUN(test_min_score);
+    RUN(test_similar_excludes_itself_and_its_file);
+    RUN(test_keyword_lane_known_order);
+    RUN(test_chinese_keyword_queries);
+    RUN(test_hybrid_is_rrf_of_the_lanes);
+    RUN(test_hostile_queries);
+    RUN(test_results_follow_the_store);
+    RUN(test_concurrent_searches_while_writing);
+    RUN(test_item_details_and_pixels);
+    RUN(test_empty_index);
+    if (dir[0]) fx_rmtree(dir);
+    return test_summary();
+}
