@@ -10,13 +10,14 @@
  */
 #include "store/store.h"
 
+#include "synth.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define VOCAB 5000
 #define WORDS 60
 #define DIM 512
 #define BATCH 256
@@ -35,22 +36,6 @@ static double cpu(void)
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
-
-static double cdf[VOCAB];
-
-static int zipf_word(void)
-{
-    double u = (double)rand() / RAND_MAX * cdf[VOCAB - 1];
-    int lo = 0, hi = VOCAB - 1;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (cdf[mid] < u) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
-}
-
-static void word(int w, char *out) { sprintf(out, "w%x%c", w * 2654435761u % 0xfffff, 'a' + w % 26); }
 
 static int on_vec(void *user, int64_t item, int64_t content, int modality, const float *v, int dim)
 {
@@ -74,7 +59,7 @@ int main(int argc, char **argv)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) return 1;
     snprintf(path, sizeof path, "%s/index.db", dir);
-    for (int k = 0; k < VOCAB; k++) cdf[k] = (k ? cdf[k - 1] : 0) + 1.0 / (k + 1);
+    zipf_init();
     srand(42);
     store *st;
     if (store_open(path, NULL, &st)) return fail("open");

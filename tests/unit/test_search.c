@@ -660,17 +660,49 @@ static void test_concurrent_searches_while_writing(void)
 
 /* ------------------------------------------------------------- items */
 
-/* A 2x1 24-bit BMP: one red and one blue pixel. */
-static void write_bmp(const char *path)
+/* A w x h 24-bit BMP (bottom-up rows padded to 4 bytes); pixel (x, y) gets
+ * colour(x, y) as RGB. */
+static void write_bmp_fn(const char *path, int w, int h, void (*colour)(int, int, unsigned char *))
 {
-    unsigned char b[62] = {'B', 'M', 62, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0, 40, 0, 0, 0,
-                           2, 0, 0, 0, 1, 0, 0, 0, 1, 0, 24, 0};
-    b[34] = 8; /* image size */
-    const unsigned char px[8] = {0, 0, 255, 255, 0, 0, 0, 0}; /* BGR red, BGR blue, pad */
-    memcpy(b + 54, px, 8);
+    int row = (3 * w + 3) & ~3, size = 54 + row * h;
+    unsigned char *b = calloc(1, (size_t)size);
+    const int hdr[][2] = {{2, size}, {10, 54}, {14, 40}, {18, w}, {22, h}, {34, row * h}};
+    b[0] = 'B', b[1] = 'M', b[26] = 1, b[28] = 24;
+    for (size_t i = 0; i < sizeof hdr / sizeof hdr[0]; i++)
+        for (int k = 0; k < 4; k++) b[hdr[i][0] + k] = (unsigned char)(hdr[i][1] >> (8 * k));
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            unsigned char rgb[3];
+            colour(x, y, rgb);
+            unsigned char *px = b + 54 + (size_t)(h - 1 - y) * row + 3 * x;
+            px[0] = rgb[2], px[1] = rgb[1], px[2] = rgb[0];
+        }
     FILE *f = fopen(path, "wb");
-    CHECK(f && fwrite(b, 1, sizeof b, f) == sizeof b);
+    CHECK(f && fwrite(b, 1, (size_t)size, f) == (size_t)size);
     fclose(f);
+    free(b);
+}
+
+static void red_blue(int x, int y, unsigned char *c)
+{
+    (void)y;
+    c[0] = x ? 0 : 255, c[1] = 0, c[2] = x ? 255 : 0;
+}
+
+static void write_bmp(const char *path) { write_bmp_fn(path, 2, 1, red_blue); }
+
+/* Records a real file (size, mtime, SHA-256) as an image file. */
+static store_put_result put_file(iris_db *db, const char *path)
+{
+    struct stat sb;
+    CHECK(stat(path, &sb) == 0);
+    char sha[65];
+    CHECK_OK(iris_sha256_file(path, sha));
+    store_put p = {path, sb.st_size, (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec,
+                   sha, STORE_KIND_IMAGE};
+    store_put_result r;
+    CHECK_OK(store_file_put(db->st, &p, &r));
+    return r;
 }
 
 static void test_item_details_and_pixels(void)
@@ -679,14 +711,9 @@ static void test_item_details_and_pixels(void)
     char img[128];
     snprintf(img, sizeof img, "%s/dot.bmp", dir);
     write_bmp(img);
-    struct stat sb;
-    CHECK(stat(img, &sb) == 0);
+    store_put_result pr = put_file(db, img);
     char sha[65];
     CHECK_OK(iris_sha256_file(img, sha));
-    store_put p = {img, sb.st_size, (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec,
-                   sha, STORE_KIND_IMAGE};
-    store_put_result pr;
-    CHECK_OK(store_file_put(db->st, &p, &pr));
     float v[DIM];
     basis(v, 0);
     store_item it = {.modality = STORE_IMAGE, .char_start = -1, .char_end = -1};
@@ -719,6 +746,138 @@ static void test_item_details_and_pixels(void)
     CHECK_FAILS(iris_item_image(db, iid, NULL, &px), IRIS_ENOTFOUND, "changed since");
     unlink(img);
     CHECK_FAILS(iris_item_image(db, iid, NULL, &px), IRIS_ENOTFOUND, "gone");
+    iris_db_close(db);
+}
+
+/* ------------------------------------------- real encoders (tiny model) */
+
+static void stripes(int x, int y, unsigned char *c) { c[0] = (x / 4) % 2 ? 250 : 10, c[1] = (unsigned char)(4 * y), c[2] = 90; }
+static void gradient(int x, int y, unsigned char *c) { c[0] = (unsigned char)(8 * x), c[1] = 30, c[2] = (unsigned char)(8 * y); }
+static void checker(int x, int y, unsigned char *c) { c[0] = c[1] = c[2] = ((x / 8 + y / 8) % 2) ? 240 : 20; }
+static void green(int x, int y, unsigned char *c) { (void)x, (void)y, c[0] = 20, c[1] = 200, c[2] = 40; }
+
+/* Indexes an image file as `iris index` would: its content, one image
+ * item with the vision tower's embedding. */
+static void index_image(iris_db *db, const char *path)
+{
+    store_put_result r = put_file(db, path);
+    if (r.content.state == STORE_DONE) return; /* a copy of indexed bytes */
+    const iris_model *m;
+    CHECK_OK(iris_db_model(db, &m));
+    iris_image img;
+    CHECK_OK(iris_image_load(path, NULL, &img));
+    float v[DIM];
+    CHECK_OK(iris_encode_images(m, &img, 1, v));
+    iris_image_free(&img);
+    store_item it = {.modality = STORE_IMAGE, .char_start = -1, .char_end = -1};
+    CHECK_OK(store_item_add(db->st, r.content.id, &it, model_row, v, DIM, NULL));
+    CHECK_OK(store_content_done(db->st, r.content.id));
+}
+
+static int has_path(const iris_results *r, const char *suffix)
+{
+    for (int i = 0; i < r->n; i++) {
+        size_t n = strlen(r->hits[i].path), k = strlen(suffix);
+        if (n >= k && !strcmp(r->hits[i].path + n - k, suffix)) return 1;
+    }
+    return 0;
+}
+
+static void test_image_query_excludes_itself_by_path_and_hash(void)
+{
+    iris_db *db = fresh_db();
+    void (*fill[])(int, int, unsigned char *) = {stripes, gradient, checker, green};
+    const char *names[] = {"a.bmp", "b.bmp", "c.bmp", "d.bmp"};
+    char p[4][128], copy[128], elsewhere[128], link[128];
+    for (int i = 0; i < 4; i++) {
+        snprintf(p[i], sizeof p[i], "%s/%s", dir, names[i]);
+        write_bmp_fn(p[i], 32, 24, fill[i]);
+        index_image(db, p[i]);
+    }
+    snprintf(copy, sizeof copy, "%s/copy-of-a.bmp", dir); /* indexed, same bytes as a */
+    write_bmp_fn(copy, 32, 24, stripes);
+    index_image(db, copy);
+
+    iris_query q = {.image_path = p[0], .k = 10};
+    iris_results *r = search(db, &q);
+    CHECK_EQ_INT(r->mode, IRIS_MODE_VECTOR);
+    CHECK_EQ_INT(r->n, 3); /* b, c, d: a and its copy are the query's own content */
+    CHECK(!has_path(r, "/a.bmp") && !has_path(r, "/copy-of-a.bmp"));
+    CHECK(r->embed_ms > 0);
+    iris_results_free(r);
+
+    /* Unindexed bytes identical to b, at a path the index does not know. */
+    snprintf(elsewhere, sizeof elsewhere, "%s/elsewhere.bmp", dir);
+    write_bmp_fn(elsewhere, 32, 24, gradient);
+    q.image_path = elsewhere;
+    r = search(db, &q);
+    CHECK(!has_path(r, "/b.bmp"));
+    CHECK_EQ_INT(r->n, 3);
+    iris_results_free(r);
+
+    /* Through a symlink: the resolved path is c.bmp. */
+    snprintf(link, sizeof link, "%s/link.bmp", dir);
+    CHECK(symlink(p[2], link) == 0);
+    q.image_path = link;
+    r = search(db, &q);
+    CHECK(!has_path(r, "/c.bmp"));
+    iris_results_free(r);
+
+    /* d.bmp edited since indexing: its old content is still what the index
+     * holds at that path, and it is left out by path. */
+    write_bmp_fn(p[3], 32, 24, checker);
+    q.image_path = p[3];
+    r = search(db, &q);
+    CHECK(!has_path(r, "/d.bmp"));
+    CHECK(!has_path(r, "/c.bmp")); /* the new bytes are c's: left out by hash */
+    iris_results_free(r);
+
+    /* Filters combine with the exclusion; keyword mode needs text. */
+    q.image_path = p[0];
+    q.modalities = 1u << IRIS_MOD_OCR;
+    r = search(db, &q);
+    CHECK_EQ_INT(r->n, 0);
+    iris_results_free(r);
+    q.modalities = 0;
+    q.mode = IRIS_MODE_KEYWORD;
+    CHECK_FAILS(iris_search(db, &q, &r), IRIS_EARG, "keyword search needs text");
+
+    char junk[128];
+    snprintf(junk, sizeof junk, "%s/junk.png", dir);
+    fx_write(dir, "junk.png", "\x89PNG\r\n\x1a\n garbage", 17);
+    iris_query bad = {.image_path = junk};
+    CHECK_EQ_INT(iris_search(db, &bad, &r), IRIS_EFORMAT);
+    CHECK_MSG(strstr(iris_errmsg(), "junk.png"), "%s", iris_errmsg());
+    iris_db_close(db);
+}
+
+/* A text item embedded with the text tower, queried with its own words:
+ * cosine 1 by construction, so it tops the vector lane. */
+static void test_text_query_finds_its_own_embedding(void)
+{
+    iris_db *db = fresh_db();
+    const iris_model *m;
+    CHECK_OK(iris_db_model(db, &m));
+    const char *texts[] = {"a lighthouse on a rocky shore", "quarterly revenue report",
+                           "two blue stars at the top", "猫在窗台上睡觉"};
+    int64_t ids[4];
+    for (int i = 0; i < 4; i++) {
+        float v[DIM];
+        CHECK_OK(iris_encode_texts(m, &texts[i], 1, v));
+        char path[64];
+        snprintf(path, sizeof path, "/t/%d.txt", i);
+        ids[i] = add(db, path, STORE_TEXT_CHUNK, texts[i], v);
+    }
+    for (int i = 0; i < 4; i++) {
+        iris_query q = {.text = texts[i], .k = 4};
+        iris_results *r = search(db, &q);
+        CHECK_EQ_INT(r->hits[0].item_id, ids[i]);
+        CHECK_EQ_INT(r->hits[0].vector_rank, 1);
+        CHECK_NEAR(r->hits[0].vector_score, 1.0, 1e-5);
+        CHECK_EQ_INT(r->hits[0].keyword_rank, 1);
+        CHECK_NEAR(r->hits[0].score, 2.0 / 61, 1e-12);
+        iris_results_free(r);
+    }
     iris_db_close(db);
 }
 
@@ -760,6 +919,8 @@ int main(void)
     RUN(test_results_follow_the_store);
     RUN(test_concurrent_searches_while_writing);
     RUN(test_item_details_and_pixels);
+    RUN(test_image_query_excludes_itself_by_path_and_hash);
+    RUN(test_text_query_finds_its_own_embedding);
     RUN(test_empty_index);
     if (dir[0]) fx_rmtree(dir);
     return test_summary();

@@ -1,0 +1,219 @@
+"""`iris search`, `iris similar`, `iris classify` and `iris stats` end to end on the tiny CLIP.
+
+An index is built with `iris index` over generated data whose answers are known by construction:
+shape images from tools/shapes.py (each file's shape, colour, position and count are in its
+captions.tsv row) and text files with known words, English and Chinese. Then:
+
+* text -> image: the canonical caption of a scene finds images of that colour and shape
+  (floors below the model card's zero-shot numbers, which come from the same generator);
+* image -> image: the query file, its copy elsewhere in the index and its own content never
+  come back; the nearest other image mostly shows the same colour and shape;
+* hybrid ordering: every result's fused score is recomputed here from its lane ranks
+  (sum of 1/(60 + rank)), the list is sorted by it, and the lane ranks are the positions the
+  same item holds in separate --mode vector / --mode keyword runs;
+* Chinese: keyword queries on Chinese text and Chinese captions against images;
+* similar, classify, stats, and the errors: no index, model mismatch, bad options.
+
+Skips while the trained model (models/tiny-clip weights), tools/shapes.py or `iris index`
+are missing.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+IRIS = os.environ.get("IRIS_BIN", os.path.join(ROOT, "build", "iris"))
+MODEL = os.path.join(ROOT, "models", "tiny-clip")
+OTHER_MODEL = os.path.join(ROOT, "tests", "fixtures", "models", "tiny-hf")
+N_IMAGES = 48
+
+TEXTS = {
+    "lighthouse.txt": "The lighthouse keeper climbed one hundred steps every night to light "
+                      "the lamp above the harbour.",
+    "revenue.md": "# Quarterly report\n\nRevenue grew in the third quarter, driven by exports.",
+    "cat_zh.txt": "我的猫喜欢在窗台上睡觉，阳光很暖和。",
+    "bank_zh.txt": "银行明天上午九点开门，请带好身份证。",
+}
+
+
+def iris(*args, timeout=300):
+    return subprocess.run([IRIS, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def search_json(db, *args):
+    p = iris("search", "--db", db, "--json", *args)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    if not os.path.exists(os.path.join(MODEL, "config.json")):
+        pytest.skip("models/tiny-clip has no trained weights yet")
+    if not os.path.exists(os.path.join(ROOT, "tools", "shapes.py")):
+        pytest.skip("tools/shapes.py is absent")
+    if "unknown command" in iris("index", "--help").stderr:
+        pytest.skip("iris index is not built yet")
+    base = tmp_path_factory.mktemp("search_e2e")
+    data = base / "data"
+    imgs = data / "shapes"
+    imgs.mkdir(parents=True)
+    subprocess.run([sys.executable, os.path.join(ROOT, "tools", "shapes.py"), "--out", str(imgs),
+                    "--n", str(N_IMAGES), "--seed", "31", "--size", "128"], check=True,
+                   capture_output=True)
+    scenes = {}
+    with open(imgs / "captions.tsv", encoding="utf-8") as f:
+        header = f.readline().rstrip("\n").split("\t")
+        for line in f:
+            row = dict(zip(header, line.rstrip("\n").split("\t")))
+            scenes[os.path.realpath(imgs / row["file"])] = row
+    os.remove(imgs / "captions.tsv")  # keep the captions out of the index
+    docs = data / "docs"
+    docs.mkdir()
+    for name, text in TEXTS.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    first = sorted(scenes)[0]
+    copy = data / "copy-of-first.png"
+    shutil.copy(first, copy)
+    scenes[os.path.realpath(copy)] = scenes[first]
+    db = str(base / "index.db")
+    p = iris("index", "--db", db, "--model", MODEL, "--quiet", str(data), timeout=900)
+    assert p.returncode == 0, p.stderr
+    return {"db": db, "scenes": scenes, "first": first, "copy": os.path.realpath(copy),
+            "docs": docs}
+
+
+def _scene(corpus, path):
+    return corpus["scenes"].get(os.path.realpath(path))
+
+
+def test_stats(corpus):
+    p = iris("stats", "--db", corpus["db"], "--json")
+    assert p.returncode == 0, p.stderr
+    s = json.loads(p.stdout)
+    assert s["files"] == N_IMAGES + 1 + len(TEXTS)
+    assert s["items_by_modality"]["image"] == N_IMAGES  # the copy shares its original's item
+    assert s["items_by_modality"]["text"] >= len(TEXTS)
+    assert s["model"]["dim"] > 0
+
+
+def test_text_to_image(corpus):
+    by_caption = {}
+    for path, row in corpus["scenes"].items():
+        by_caption.setdefault((row["colour"], row["shape"]), row)
+    hits = total = 0
+    for (colour, shape), row in sorted(by_caption.items()):
+        r = search_json(corpus["db"], "--type", "image", "-k", "1", row["caption"])
+        assert len(r["results"]) == 1
+        top = _scene(corpus, r["results"][0]["path"])
+        hits += top["colour"] == colour and top["shape"] == shape
+        total += 1
+    assert hits / total >= 0.8, f"{hits}/{total} captions found their colour and shape first"
+
+
+def test_image_to_image_excludes_the_query(corpus):
+    same = total = 0
+    for path in sorted(corpus["scenes"])[:12]:
+        r = search_json(corpus["db"], "--image", path, "--type", "image", "-k", "5")
+        got = [os.path.realpath(h["path"]) for h in r["results"]]
+        assert os.path.realpath(path) not in got
+        assert r["query"]["image"] == path and r["mode"] == "vector"
+        if os.path.realpath(path) in (corpus["first"], corpus["copy"]):
+            assert corpus["first"] not in got and corpus["copy"] not in got
+        q, top = _scene(corpus, path), _scene(corpus, got[0])
+        same += q["colour"] == top["colour"] and q["shape"] == top["shape"]
+        total += 1
+    assert same / total >= 0.7, f"{same}/{total} nearest images share colour and shape"
+
+
+def test_hybrid_ordering_is_rrf_of_the_lanes(corpus):
+    q = "the lighthouse keeper"
+    h = search_json(corpus["db"], "-k", "20", "--depth", "40", q)
+    v = search_json(corpus["db"], "--mode", "vector", "-k", "40", "--depth", "40", q)
+    k = search_json(corpus["db"], "--mode", "keyword", "-k", "40", "--depth", "40", q)
+    v_rank = {r["item_id"]: i + 1 for i, r in enumerate(v["results"])}
+    k_rank = {r["item_id"]: i + 1 for i, r in enumerate(k["results"])}
+    assert h["mode"] == "hybrid" and h["rrf_k"] == 60 and h["results"]
+    scores = []
+    for r in h["results"]:
+        lanes = r["lanes"]
+        want = 0.0
+        for name, ranks in (("vector", v_rank), ("keyword", k_rank)):
+            lane = lanes[name]
+            assert (lane["rank"] if lane else None) == ranks.get(r["item_id"])
+            want += 1.0 / (60 + lane["rank"]) if lane else 0.0
+        assert abs(r["score"] - want) < 1e-12
+        scores.append(want)
+    assert scores == sorted(scores, reverse=True)
+    top = h["results"][0]
+    assert top["path"].endswith("lighthouse.txt") and "[lighthouse]" in top["snippet"]
+    assert top["lanes"]["vector"] and top["lanes"]["keyword"]["rank"] == 1
+
+
+def test_chinese(corpus):
+    r = search_json(corpus["db"], "--mode", "keyword", "猫")
+    assert r["results"][0]["path"].endswith("cat_zh.txt")
+    assert "[猫]" in r["results"][0]["snippet"]
+    r = search_json(corpus["db"], "--mode", "keyword", "银行开门")
+    assert r["results"][0]["path"].endswith("bank_zh.txt")
+    hits = total = 0
+    seen = set()
+    for path, row in sorted(corpus["scenes"].items()):
+        key = (row["colour"], row["shape"])
+        if key in seen:
+            continue
+        seen.add(key)
+        r = search_json(corpus["db"], "--type", "image", "-k", "1", row["caption_zh"])
+        top = _scene(corpus, r["results"][0]["path"])
+        hits += (top["colour"], top["shape"]) == key
+        total += 1
+    assert hits / total >= 0.6, f"{hits}/{total} Chinese captions found their colour and shape"
+
+
+def test_filters_and_similar(corpus):
+    r = search_json(corpus["db"], "--type", "text", "-k", "50", "report")
+    assert r["results"] and all(h["modality"] == "text" for h in r["results"])
+    r = search_json(corpus["db"], "--path", "*/docs/*", "-k", "50", "red circle")
+    assert len(r["results"]) == len(TEXTS)  # every doc, even though images score higher
+    first = search_json(corpus["db"], "--image", corpus["first"], "-k", "1")["results"][0]
+    p = iris("similar", "--db", corpus["db"], "--json", str(first["item_id"]))
+    assert p.returncode == 0, p.stderr
+    got = [h["item_id"] for h in json.loads(p.stdout)["results"]]
+    assert first["item_id"] not in got and got
+
+
+def test_classify(corpus):
+    colours = ["red", "green", "blue", "yellow", "purple", "orange"]
+    files = sorted(corpus["scenes"])[:16]
+    p = iris("classify", "--db", corpus["db"], "--labels", ",".join(colours),
+             "--template", "a photo of a {} shape", "--json", *files)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert len(out) == len(files)
+    right = sum(o["labels"][0]["label"] == _scene(corpus, o["file"])["colour"] for o in out)
+    for o in out:
+        assert abs(sum(l["probability"] for l in o["labels"]) - 1) < 1e-4
+    assert right / len(files) >= 0.8, f"{right}/{len(files)} colours"
+
+
+def test_errors(corpus, tmp_path):
+    p = iris("search", "--db", str(tmp_path / "none.db"), "x")
+    assert p.returncode == 1 and "no index at" in p.stderr
+    assert not (tmp_path / "none.db").exists()
+    p = iris("search", "--db", corpus["db"], "--model", OTHER_MODEL, "anything")
+    assert p.returncode == 1
+    assert "index built with" in p.stderr and "re-index with --model" in p.stderr
+    p = iris("search", "--db", corpus["db"], "   ")
+    assert p.returncode == 1 and "empty query" in p.stderr
+    for bad in (["--type", "video", "x"], ["-k", "0", "x"], ["--mode", "fuzzy", "x"], []):
+        p = iris("search", "--db", corpus["db"], *bad)
+        assert p.returncode == 2, (bad, p.stderr)
+    p = iris("similar", "--db", corpus["db"], "99999999")
+    assert p.returncode == 1 and "no item" in p.stderr
+    p = iris("classify", "--db", corpus["db"], "--labels", "a,b", "/no/such.png")
+    assert p.returncode == 1
