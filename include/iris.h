@@ -255,6 +255,14 @@ typedef struct iris_stats {
 
 int iris_db_stats(iris_db *db, iris_stats *out);
 
+/* Brings the vector index ("index.db.ann" beside the store: exact search
+ * below a size threshold, HNSW above) up to date with the store and saves
+ * it; rebuild = 1 builds it afresh from the stored vectors (`iris index
+ * --rebuild-ann`). Searches keep it current on their own; calling this at
+ * the end of an index run lets the next process map the saved file
+ * instead of rebuilding it. A no-op for an index nothing was indexed into. */
+int iris_db_ann_sync(iris_db *db, int rebuild);
+
 /* [ingest, issue 3: iris_index_paths() / iris_remove_path() go here] */
 
 /* ==================================================== search (issue 3) === */

@@ -14,6 +14,7 @@
  */
 #include "search/db.h"
 
+#include "index/index.h"
 #include "search/vcache.h"
 #include "util/config.h"
 #include "util/error.h"
@@ -46,7 +47,9 @@ int iris_db_open(const char *path, const iris_db_opts *opts, iris_db **out)
         rc = iris_fail(IRIS_ENOMEM, "no memory for an index handle");
     store_opts so = {.readonly = db->readonly};
     if (!rc) rc = store_open(path, &so, &db->st);
-    if (!rc) rc = vcache_create(&db->vc);
+    char ann[4200];
+    if (!rc) rc = iris_ann_path(path, ann, sizeof ann);
+    if (!rc) rc = vcache_create(ann, &db->vc);
     if (!rc && db->model_arg) { /* fail early on an explicit model mismatch */
         const iris_model *m;
         rc = db_model_locked(db, &m);
@@ -245,6 +248,17 @@ int db_model_row_locked(iris_db *db, int64_t *model_row)
     }
     *model_row = db->model_row;
     return IRIS_OK;
+}
+
+int iris_db_ann_sync(iris_db *db, int rebuild)
+{
+    if (!db) return iris_fail(IRIS_EARG, "iris_db_ann_sync: db is NULL");
+    store_model rec;
+    db_lock(db);
+    int rc = store_model_get(db->st, &rec);
+    if (!rc) rc = vcache_sync(db->vc, db->st, &rec, rebuild, 1);
+    db_unlock(db);
+    return rc == IRIS_ENOTFOUND ? IRIS_OK : rc; /* nothing indexed yet */
 }
 
 /* ----------------------------------------------------------------- stats */

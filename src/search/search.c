@@ -3,7 +3,9 @@
  *
  *   vector lane   the query's CLIP embedding (text tower for text, vision
  *                 tower for images, the stored vector for `similar`)
- *                 against every item vector: exact cosine (vcache.c);
+ *                 against the item vectors: cosine through the vector
+ *                 index (exact below its size threshold, HNSW above;
+ *                 vcache.c);
  *   keyword lane  BM25 over the item text and file names (the store's
  *                 FTS5, injection-safe query building in src/store/fts.c);
  *   fusion        Reciprocal Rank Fusion (fuse.c).
@@ -183,7 +185,7 @@ static int plan_vector_lane(iris_db *db, plan *p)
     if (!p->q->vector && !p->q->item_id) rc = db_model_locked(db, &p->model); /* to encode */
     if (!rc && p->q->image_path) rc = exclude_query_file(db, p);
     if (!rc && p->q->item_id) rc = query_item_vector(db, p);
-    if (!rc) rc = vcache_refresh(db->vc, db->st, p->model_row);
+    if (!rc) rc = vcache_sync(db->vc, db->st, &rec, 0, 0);
     return rc;
 }
 

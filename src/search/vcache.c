@@ -1,37 +1,46 @@
 /*
- * vcache.c - exact cosine search over an in-memory copy of the index's
- * vectors (design and locking in vcache.h).
+ * vcache.c - the vector lane's index, kept in step with the store (design
+ * in vcache.h).
  *
- * Scoring is one BLAS sgemv over the whole matrix (memory bound: the
- * matrix is read once per query), then one pass that applies the filters
- * and keeps the best `depth` in a bounded min-heap. Scoring everything
- * before filtering costs the same as scoring only what passes for all but
- * the most selective filters, and keeps the kernel branch-free.
+ * The mirror is the list of items the view was last synced with (sorted
+ * ids, their keys, whether the index holds a vector for them); syncing is
+ * a merge of that list with the store's current one. Each index item
+ * carries its modality and its content id (as the tag), which is all the
+ * filters need, so a search never touches the store.
  */
 #include "search/vcache.h"
 
+#include "index/index.h"
+#include "util/config.h"
 #include "util/error.h"
 
-#include <cblas.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define ADD_BATCH 1024
+
 struct vcache {
     pthread_rwlock_t rw;
-    int loaded;
-    int64_t generation, model_row;
-    int n, cap, dim;
-    float *vecs;       /* n x dim, row-major */
-    int64_t *item;     /* [n] item ids, ascending */
-    int64_t *content;  /* [n] content ids */
-    unsigned char *mod;/* [n] modalities */
+    char *ann_path;
+    iris_ann *ann;        /* NULL until first synced */
+    int64_t generation;
+    int64_t model_row;
+    int dim;
+    int dirty;            /* changed since last written */
+    store_litem *mirror;  /* [n] what the index was synced with, by id */
+    unsigned char *has_vec; /* [n] the index holds a vector for it */
+    int n;
 };
 
-int vcache_create(vcache **out)
+int vcache_create(const char *ann_path, vcache **out)
 {
     vcache *vc = calloc(1, sizeof *vc);
-    if (!vc) return iris_fail(IRIS_ENOMEM, "no memory for the vector cache");
+    if (!vc || (ann_path && !(vc->ann_path = strdup(ann_path)))) {
+        free(vc);
+        return iris_fail(IRIS_ENOMEM, "no memory for the vector index");
+    }
     pthread_rwlock_init(&vc->rw, NULL);
     *out = vc;
     return IRIS_OK;
@@ -39,15 +48,14 @@ int vcache_create(vcache **out)
 
 static void drop(vcache *vc)
 {
-    free(vc->vecs);
-    free(vc->item);
-    free(vc->content);
-    free(vc->mod);
-    vc->vecs = NULL;
-    vc->item = vc->content = NULL;
-    vc->mod = NULL;
-    vc->n = vc->cap = vc->dim = 0;
-    vc->loaded = 0;
+    iris_ann_free(vc->ann);
+    free(vc->mirror);
+    free(vc->has_vec);
+    vc->ann = NULL;
+    vc->mirror = NULL;
+    vc->has_vec = NULL;
+    vc->n = 0;
+    vc->dirty = 0;
 }
 
 void vcache_free(vcache *vc)
@@ -55,155 +63,309 @@ void vcache_free(vcache *vc)
     if (!vc) return;
     drop(vc);
     pthread_rwlock_destroy(&vc->rw);
+    free(vc->ann_path);
     free(vc);
 }
 
-static int grow(vcache *vc, int dim)
+/* FNV-1a over the model id and the generation: a saved index is valid
+ * exactly when both match the store's. */
+static uint64_t fingerprint(const char *model_key, int64_t generation)
 {
-    int cap = vc->cap ? 2 * vc->cap : 1024;
-    float *v = realloc(vc->vecs, (size_t)cap * (size_t)dim * sizeof *v);
-    if (v) vc->vecs = v;
-    int64_t *it = realloc(vc->item, (size_t)cap * sizeof *it);
-    if (it) vc->item = it;
-    int64_t *ct = realloc(vc->content, (size_t)cap * sizeof *ct);
-    if (ct) vc->content = ct;
-    unsigned char *md = realloc(vc->mod, (size_t)cap);
-    if (md) vc->mod = md;
-    if (!v || !it || !ct || !md)
-        return iris_fail(IRIS_ENOMEM, "no memory to cache %d vectors of %d floats", cap, dim);
-    vc->cap = cap;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const char *p = model_key; *p; p++) h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    for (int k = 0; k < 8; k++) h = (h ^ (uint64_t)((generation >> (8 * k)) & 0xff)) * 0x100000001b3ull;
+    return h;
+}
+
+static int find(const store_litem *m, int n, int64_t id)
+{
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (m[mid].id < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && m[lo].id == id ? lo : -1;
+}
+
+static int set_mirror(vcache *vc, store_litem *items, int n)
+{
+    unsigned char *has = calloc((size_t)(n ? n : 1), 1);
+    if (!has) {
+        free(items);
+        return iris_fail(IRIS_ENOMEM, "no memory for %d items", n);
+    }
+    for (int i = 0; i < n; i++)
+        if (items[i].content_id > UINT32_MAX) {
+            long long id = (long long)items[i].content_id;
+            free(items);
+            free(has);
+            return iris_fail(IRIS_EUNSUPPORTED, "content id %lld is beyond 32 bits", id);
+        }
+    free(vc->mirror);
+    free(vc->has_vec);
+    vc->mirror = items;
+    vc->has_vec = has;
+    vc->n = n;
     return IRIS_OK;
 }
 
-static int add_one(void *user, int64_t item_id, int64_t content_id, int modality,
-                   const float *vec, int dim)
+/* ----------------------------------------------------------- batched adds */
+
+typedef struct adder {
+    vcache *vc;
+    uint64_t ids[ADD_BATCH];
+    iris_ann_attr attrs[ADD_BATCH];
+    float *vecs; /* ADD_BATCH x dim */
+    int n;
+} adder;
+
+static int adder_flush(adder *a)
 {
-    vcache *vc = user;
-    if (vc->n && dim != vc->dim)
-        return iris_fail(IRIS_EFORMAT, "item %lld has a %d-d vector, others %d-d",
-                         (long long)item_id, dim, vc->dim);
-    vc->dim = dim;
-    if (vc->n == vc->cap) {
-        int rc = grow(vc, dim);
-        if (rc) return rc;
-    }
-    memcpy(vc->vecs + (size_t)vc->n * (size_t)dim, vec, (size_t)dim * sizeof *vec);
-    vc->item[vc->n] = item_id;
-    vc->content[vc->n] = content_id;
-    vc->mod[vc->n] = (unsigned char)modality;
-    vc->n++;
-    return 0;
+    int rc = a->n ? iris_ann_add(a->vc->ann, (size_t)a->n, a->ids, a->vecs, a->attrs) : IRIS_OK;
+    a->n = 0;
+    return rc;
 }
 
-int vcache_refresh(vcache *vc, store *st, int64_t model_row)
+static int adder_push(adder *a, int64_t id, int64_t content, int modality, const float *vec)
+{
+    vcache *vc = a->vc;
+    a->ids[a->n] = (uint64_t)id;
+    a->attrs[a->n] = (iris_ann_attr){(uint8_t)modality, (uint32_t)content};
+    memcpy(a->vecs + (size_t)a->n * vc->dim, vec, (size_t)vc->dim * sizeof *vec);
+    int at = find(vc->mirror, vc->n, id);
+    if (at >= 0) vc->has_vec[at] = 1;
+    return ++a->n == ADD_BATCH ? adder_flush(a) : IRIS_OK;
+}
+
+static int on_vector(void *user, int64_t item_id, int64_t content_id, int modality,
+                     const float *vec, int dim)
+{
+    adder *a = user;
+    if (dim != a->vc->dim)
+        return iris_fail(IRIS_EFORMAT, "item %lld has a %d-d vector, the model %d-d",
+                         (long long)item_id, dim, a->vc->dim);
+    return adder_push(a, item_id, content_id, modality, vec);
+}
+
+/* ---------------------------------------------------------------- syncing */
+
+/* A whole number for key in [index], within [lo, hi]; absent keeps *v. */
+static int config_int(const iris_config *c, const char *key, int lo, int hi, int *v)
+{
+    const char *s = iris_config_get(c, "index", key);
+    if (!s) return IRIS_OK;
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    if (errno || end == s || *end || x < lo || x > hi)
+        return iris_fail(IRIS_EFORMAT, "%s: [index] %s = %s: want a number from %d to %d",
+                         iris_config_origin(c), key, s, lo, hi);
+    *v = (int)x;
+    return IRIS_OK;
+}
+
+/* The index's build settings: defaults, then the config file's [index]
+ * section (mode = auto|exact|hnsw, storage = f32|f16, hnsw_threshold, M,
+ * ef_construction, ef_search). */
+static int ann_config(int dim, iris_ann_config *cfg)
+{
+    iris_ann_config_default(cfg, dim);
+    iris_config *c = NULL;
+    int rc = iris_config_load(NULL, &c);
+    const char *mode = rc ? NULL : iris_config_get(c, "index", "mode");
+    const char *storage = rc ? NULL : iris_config_get(c, "index", "storage");
+    if (mode && strcmp(mode, "auto") && strcmp(mode, "exact") && strcmp(mode, "hnsw"))
+        rc = iris_fail(IRIS_EFORMAT, "%s: [index] mode = %s: want auto, exact or hnsw",
+                       iris_config_origin(c), mode);
+    if (!rc && storage && strcmp(storage, "f32") && strcmp(storage, "f16"))
+        rc = iris_fail(IRIS_EFORMAT, "%s: [index] storage = %s: want f32 or f16",
+                       iris_config_origin(c), storage);
+    if (!rc && mode)
+        cfg->mode = !strcmp(mode, "exact") ? IRIS_ANN_EXACT : !strcmp(mode, "hnsw") ? IRIS_ANN_HNSW
+                                                                                    : IRIS_ANN_AUTO;
+    if (!rc && storage) cfg->storage = !strcmp(storage, "f16") ? IRIS_ANN_F16 : IRIS_ANN_F32;
+    if (!rc) rc = config_int(c, "hnsw_threshold", 0, 1 << 30, &cfg->hnsw_threshold);
+    if (!rc) rc = config_int(c, "M", 2, 256, &cfg->M);
+    if (!rc) rc = config_int(c, "ef_construction", 1, 100000, &cfg->ef_construction);
+    if (!rc) rc = config_int(c, "ef_search", 1, 100000, &cfg->ef_search);
+    iris_config_free(c);
+    return rc;
+}
+
+/* Every vector from the store into a fresh index. */
+static int full_build(vcache *vc, store *st, adder *a)
+{
+    iris_ann_config cfg;
+    int rc = ann_config(vc->dim, &cfg);
+    if (!rc) rc = iris_ann_create(&cfg, &vc->ann);
+    store_litem *items = NULL;
+    int n = 0;
+    if (!rc) rc = store_items_list(st, &items, &n);
+    if (!rc) rc = set_mirror(vc, items, n);
+    if (!rc) rc = store_vectors_each(st, vc->model_row, on_vector, a);
+    if (!rc) rc = adder_flush(a);
+    vc->dirty = 1;
+    return rc;
+}
+
+/* The saved index, if it describes the store as it is now. */
+static int load_saved(vcache *vc, store *st, const store_model *rec)
+{
+    iris_ann_open_opts o = {.dim = vc->dim, .check_fingerprint = 1,
+                            .fingerprint = fingerprint(rec->key, vc->generation)};
+    int why;
+    if (!vc->ann_path || iris_ann_open(vc->ann_path, &o, &vc->ann, &why) != IRIS_OK) return 0;
+    store_litem *items = NULL;
+    int n = 0;
+    if (store_items_list(st, &items, &n) || set_mirror(vc, items, n)) {
+        drop(vc);
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        iris_ann_attr attr;
+        vc->has_vec[i] = iris_ann_get(vc->ann, (uint64_t)items[i].id, NULL, &attr) == IRIS_OK &&
+                         attr.tag == (uint32_t)items[i].content_id;
+    }
+    return 1;
+}
+
+/* Deletes what left the store or changed identity; returns how many of the
+ * store's items are new to the index in *n_new. */
+static int apply_removals(vcache *vc, const store_litem *s, int ns, int *n_new)
+{
+    uint64_t *del = malloc((size_t)(vc->n ? vc->n : 1) * sizeof *del);
+    if (!del) return iris_fail(IRIS_ENOMEM, "no memory");
+    size_t nd = 0;
+    for (int i = 0; i < vc->n; i++) {
+        int at = find(s, ns, vc->mirror[i].id);
+        if (vc->has_vec[i] && (at < 0 || s[at].key != vc->mirror[i].key))
+            del[nd++] = (uint64_t)vc->mirror[i].id;
+    }
+    *n_new = 0;
+    for (int j = 0; j < ns; j++) {
+        int at = find(vc->mirror, vc->n, s[j].id);
+        *n_new += at < 0 || vc->mirror[at].key != s[j].key;
+    }
+    int rc = nd ? iris_ann_delete(vc->ann, nd, del, NULL) : IRIS_OK;
+    if (nd) vc->dirty = 1;
+    free(del);
+    return rc;
+}
+
+/* The store's item list against the mirror: deletes, then adds the new
+ * items' vectors (read one by one: a few per batch of `iris index`). */
+static int incremental(vcache *vc, store *st, adder *a)
+{
+    store_litem *s = NULL;
+    int ns = 0, n_new = 0;
+    int rc = store_items_list(st, &s, &ns);
+    if (!rc) rc = apply_removals(vc, s, ns, &n_new);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    store_litem *old = vc->mirror;
+    unsigned char *old_has = vc->has_vec;
+    int n_old = vc->n;
+    vc->mirror = NULL, vc->has_vec = NULL; /* set_mirror must not free them yet */
+    rc = set_mirror(vc, s, ns);
+    float *v = malloc((size_t)vc->dim * sizeof *v);
+    if (!rc && !v) rc = iris_fail(IRIS_ENOMEM, "no memory");
+    for (int j = 0; !rc && j < ns; j++) {
+        int at = find(old, n_old, s[j].id);
+        if (at >= 0 && old[at].key == s[j].key) {
+            vc->has_vec[j] = old_has[at];
+            continue;
+        }
+        int r = store_vector_get(st, s[j].id, vc->model_row, v, vc->dim);
+        if (r == IRIS_OK) rc = adder_push(a, s[j].id, s[j].content_id, s[j].modality, v);
+        else if (r != IRIS_ENOTFOUND) rc = r; /* an item without a vector is fine */
+        vc->dirty = 1;
+    }
+    if (!rc) rc = adder_flush(a);
+    free(v);
+    free(old);
+    free(old_has);
+    return rc;
+}
+
+static int sync_locked(vcache *vc, store *st, const store_model *rec, int64_t gen, int rebuild)
+{
+    int fresh = rebuild || !vc->ann || vc->model_row != rec->id || vc->dim != rec->dim;
+    if (fresh) drop(vc);
+    vc->model_row = rec->id;
+    vc->dim = rec->dim;
+    vc->generation = gen;
+    if (fresh && !rebuild && load_saved(vc, st, rec)) return IRIS_OK;
+    adder a = {.vc = vc, .vecs = malloc((size_t)ADD_BATCH * (size_t)vc->dim * sizeof(float))};
+    int rc = a.vecs ? IRIS_OK : iris_fail(IRIS_ENOMEM, "no memory");
+    if (!rc) rc = fresh ? full_build(vc, st, &a) : incremental(vc, st, &a);
+    free(a.vecs);
+    if (rc) drop(vc); /* half-synced: start over next time */
+    return rc;
+}
+
+static int save_locked(vcache *vc, const store_model *rec)
+{
+    if (!vc->ann || !vc->ann_path || !vc->dirty) return IRIS_OK;
+    iris_ann_set_fingerprint(vc->ann, fingerprint(rec->key, vc->generation));
+    int rc = iris_ann_save(vc->ann, vc->ann_path);
+    if (!rc) vc->dirty = 0;
+    return rc;
+}
+
+int vcache_sync(vcache *vc, store *st, const store_model *rec, int rebuild, int save)
 {
     int64_t gen;
     int rc = store_generation(st, &gen);
     if (rc) return rc;
     pthread_rwlock_wrlock(&vc->rw);
-    if (!vc->loaded || vc->generation != gen || vc->model_row != model_row) {
-        drop(vc);
-        rc = store_vectors_each(st, model_row, add_one, vc);
-        if (rc) {
-            drop(vc);
-        } else {
-            vc->loaded = 1;
-            vc->generation = gen;
-            vc->model_row = model_row;
-        }
+    int stale = rebuild || !vc->ann || vc->generation != gen || vc->model_row != rec->id;
+    int was_built = vc->ann != NULL;
+    if (stale) rc = sync_locked(vc, st, rec, gen, rebuild);
+    /* A full build is saved so the next process maps it instead; a view
+     * kept current batch by batch is saved when asked (end of a run). A
+     * store in a read-only place simply keeps its view in memory. */
+    if (!rc && (save || (stale && !was_built && vc->dirty))) {
+        int r = save_locked(vc, rec);
+        if (r && save) rc = r;
     }
     pthread_rwlock_unlock(&vc->rw);
     return rc;
 }
 
-int vcache_count(vcache *vc)
-{
-    pthread_rwlock_rdlock(&vc->rw);
-    int n = vc->n;
-    pthread_rwlock_unlock(&vc->rw);
-    return n;
-}
+/* ------------------------------------------------------------------ search */
 
-/* ------------------------------------------------------------------ scan */
-
-static int has_id(const int64_t *sorted, int n, int64_t id)
+/* The exclusions (the query's own file and item). */
+static int accept(uint64_t id, const iris_ann_attr *attr, void *ctx)
 {
-    int lo = 0, hi = n;
-    while (lo < hi) {
-        int mid = lo + (hi - lo) / 2;
-        if (sorted[mid] < id) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < n && sorted[lo] == id;
-}
-
-static int passes(const vcache *vc, int i, float score, const vfilter *f)
-{
-    if (f->modalities && !((f->modalities >> vc->mod[i]) & 1u)) return 0;
-    if (f->has_min && !(score >= f->min)) return 0;
-    if (f->exclude_item && vc->item[i] == f->exclude_item) return 0;
+    const vfilter *f = ctx;
+    if (f->exclude_item && (int64_t)id == f->exclude_item) return 0;
     for (int k = 0; k < f->n_exclude; k++)
-        if (vc->content[i] == f->exclude[k]) return 0;
-    return !f->contents || has_id(f->contents, f->n_contents, vc->content[i]);
+        if (attr->tag == (uint32_t)f->exclude[k]) return 0;
+    return 1;
 }
 
-/* a ranks below b: lower score, or equal score and larger item id. */
-static int worse(const vhit *a, const vhit *b)
+/* f as an index filter: modalities, contents as tags, exclusions as a
+ * predicate; NULL when nothing is filtered (the index's fastest path). */
+static const iris_ann_filter *make_filter(const vfilter *f, iris_ann_filter *out, uint32_t **tags)
 {
-    return a->score < b->score || (a->score == b->score && a->item_id > b->item_id);
-}
-
-/* Min-heap on `worse`: h[0] is the weakest kept hit. */
-static void sift_down(vhit *h, int n, int i)
-{
-    for (;;) {
-        int l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && worse(&h[l], &h[m])) m = l;
-        if (r < n && worse(&h[r], &h[m])) m = r;
-        if (m == i) return;
-        vhit t = h[i];
-        h[i] = h[m];
-        h[m] = t;
-        i = m;
+    *tags = NULL;
+    memset(out, 0, sizeof *out);
+    out->modalities = f->modalities;
+    if (f->contents) {
+        *tags = malloc((size_t)(f->n_contents ? f->n_contents : 1) * sizeof **tags);
+        if (!*tags) return NULL;
+        for (int i = 0; i < f->n_contents; i++) (*tags)[i] = (uint32_t)f->contents[i];
+        out->tags = *tags;
+        out->n_tags = (size_t)f->n_contents;
     }
-}
-
-static void heap_offer(vhit *h, int *n, int cap, vhit x)
-{
-    if (*n < cap) { /* sift up */
-        int i = (*n)++;
-        h[i] = x;
-        while (i > 0 && worse(&h[i], &h[(i - 1) / 2])) {
-            vhit t = h[i];
-            h[i] = h[(i - 1) / 2];
-            h[(i - 1) / 2] = t;
-            i = (i - 1) / 2;
-        }
-    } else if (worse(&h[0], &x)) {
-        h[0] = x;
-        sift_down(h, *n, 0);
+    if (f->exclude_item || f->n_exclude) {
+        out->accept = accept;
+        out->ctx = (void *)f;
     }
-}
-
-static int by_rank(const void *a, const void *b)
-{
-    const vhit *x = a, *y = b;
-    return worse(x, y) ? 1 : worse(y, x) ? -1 : 0;
-}
-
-static int select_top(const vcache *vc, const float *scores, const vfilter *f, int depth,
-                      vhit **hits, int *n_hits)
-{
-    vhit *h = malloc((size_t)(depth < vc->n ? depth : vc->n) * sizeof *h + 1);
-    if (!h) return iris_fail(IRIS_ENOMEM, "no memory for %d candidates", depth);
-    int n = 0;
-    for (int i = 0; i < vc->n; i++)
-        if (passes(vc, i, scores[i], f))
-            heap_offer(h, &n, depth, (vhit){vc->item[i], vc->mod[i], scores[i]});
-    qsort(h, (size_t)n, sizeof *h, by_rank);
-    *hits = h;
-    *n_hits = n;
-    return IRIS_OK;
+    return out->modalities || out->tags || out->accept ? out : NULL;
 }
 
 int vcache_search(vcache *vc, const float *query, int dim, const vfilter *f, int depth,
@@ -212,20 +374,42 @@ int vcache_search(vcache *vc, const float *query, int dim, const vfilter *f, int
     *hits = NULL;
     *n_hits = 0;
     if (depth <= 0) return IRIS_OK;
-    pthread_rwlock_rdlock(&vc->rw);
-    int rc = IRIS_OK;
-    float *scores = NULL;
-    if (vc->n && dim != vc->dim)
-        rc = iris_fail(IRIS_EARG, "query vector has %d dims, the index's vectors %d", dim,
-                       vc->dim);
-    else if (vc->n && !(scores = malloc((size_t)vc->n * sizeof *scores)))
-        rc = iris_fail(IRIS_ENOMEM, "no memory to score %d vectors", vc->n);
-    if (!rc && vc->n) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, vc->n, dim, 1.0f, vc->vecs, dim, query, 1,
-                    0.0f, scores, 1);
-        rc = select_top(vc, scores, f, depth, hits, n_hits);
+    iris_ann_hit *h = malloc((size_t)depth * sizeof *h);
+    iris_ann_filter filter;
+    uint32_t *tags;
+    iris_ann_search_opts o = {.filter = make_filter(f, &filter, &tags)};
+    if (!h || (f->contents && !tags)) {
+        free(h);
+        return iris_fail(IRIS_ENOMEM, "no memory for %d candidates", depth);
     }
+    int n = 0, rc = IRIS_OK;
+    pthread_rwlock_rdlock(&vc->rw);
+    if (vc->ann && dim != vc->dim)
+        rc = iris_fail(IRIS_EARG, "query vector has %d dims, the index's vectors %d", dim, vc->dim);
+    else if (vc->ann)
+        rc = iris_ann_search(vc->ann, query, depth, &o, h, &n);
     pthread_rwlock_unlock(&vc->rw);
-    free(scores);
-    return rc;
+    vhit *out = rc ? NULL : malloc((size_t)(n ? n : 1) * sizeof *out);
+    if (!rc && !out) rc = iris_fail(IRIS_ENOMEM, "no memory");
+    int m = 0;
+    for (int i = 0; !rc && i < n; i++) {
+        if (f->has_min && !(h[i].score >= f->min)) break; /* sorted: a cut */
+        out[m++] = (vhit){(int64_t)h[i].id, h[i].score};
+    }
+    free(h);
+    free(tags);
+    if (rc) return rc;
+    *hits = out;
+    *n_hits = m;
+    return IRIS_OK;
+}
+
+int vcache_count(vcache *vc, int *graph)
+{
+    iris_ann_stats s = {0};
+    pthread_rwlock_rdlock(&vc->rw);
+    if (vc->ann) iris_ann_stats_get(vc->ann, &s);
+    pthread_rwlock_unlock(&vc->rw);
+    if (graph) *graph = s.graph;
+    return (int)s.live;
 }

@@ -1,23 +1,35 @@
 /*
- * vcache.h - the vector lane's exact search: every CLIP vector of the
- * index held in one contiguous matrix, scanned with BLAS per query.
+ * vcache.h - the vector lane's view of the index's CLIP vectors: a vector
+ * index from src/index (exact SIMD scan below its size threshold, HNSW
+ * with int8 distances and full-precision rescoring above), kept in step
+ * with the store and persisted beside it ("index.db.ann").
  *
- * The store is the source of truth; the cache is a copy tagged with the
- * store's generation counter, which every commit that changes items bumps
- * (in any process). Before each query the engine compares generations and
- * reloads on a change, so results never lag the index. A reload reads all
- * vectors (100K x 512 floats: ~200 MB, a fraction of a second); the
- * vector index of issue 4 (src/index/) replaces this with incremental
- * updates and HNSW above a size threshold.
+ * The store is the source of truth. The view is tagged with the store's
+ * generation counter, which every commit that changes items bumps (in any
+ * process); before each query the engine compares generations and, on a
+ * change, brings the view up to date:
  *
- * Filters (modality set, path-matched content set, excluded contents and
- * item, minimum cosine) are applied while selecting the top candidates, so
- * a selective filter still yields up to `depth` hits when that many items
- * pass it: nothing is filtered after the cut.
+ *  - first use in a process: the saved file is mapped (no rebuild) when
+ *    its fingerprint (model id + generation) matches the store; otherwise
+ *    every vector is read from the store, the index is built and saved;
+ *  - later changes: the item list is read (ids, contents, modalities, not
+ *    vectors: ~40 ms per 100K items) and diffed against a mirror of what
+ *    the index holds; only new items' vectors are read and added, removed
+ *    items are deleted. An id SQLite reused for another item is caught by
+ *    its key (content hash + position).
+ *
+ * The file is saved after a full build and by vcache_sync(save = 1)
+ * (`iris index` ends with it through iris_db_ann_sync). A process that
+ * cannot write next to the store keeps its view in memory.
+ *
+ * Filters (modality set, path-matched contents, excluded contents and
+ * item) are passed into the index search, which plans for them (an exact
+ * scan of the admitted items when they are few), so a selective filter
+ * still yields up to `depth` hits when that many items pass: nothing is
+ * filtered after the cut.
  *
  * Locking: a read-write lock; refresh takes it for writing (callers also
- * hold the db lock, which guards the store), scans for reading, so scans
- * run in parallel.
+ * hold the db lock, which guards the store), searches for reading.
  */
 #ifndef IRIS_SEARCH_VCACHE_H
 #define IRIS_SEARCH_VCACHE_H
@@ -28,12 +40,14 @@
 
 typedef struct vcache vcache;
 
-int vcache_create(vcache **out);
+/* ann_path: where the index file lives (NULL: never persisted). */
+int vcache_create(const char *ann_path, vcache **out);
 void vcache_free(vcache *vc);
 
-/* Reloads the vectors of model_row if the store's generation moved since
- * the last load (or the model differs). Caller holds the db lock. */
-int vcache_refresh(vcache *vc, store *st, int64_t model_row);
+/* Brings the view up to date with the store for model rec (see above);
+ * rebuild = 1 discards it and builds afresh; save = 1 writes the file when
+ * the view changed since it was last written. Caller holds the db lock. */
+int vcache_sync(vcache *vc, store *st, const store_model *rec, int rebuild, int save);
 
 typedef struct vfilter {
     unsigned modalities;          /* bit set; 0 = all */
@@ -48,16 +62,15 @@ typedef struct vfilter {
 
 typedef struct vhit {
     int64_t item_id;
-    int modality;
     float score; /* cosine: the query and the vectors are unit length */
 } vhit;
 
-/* The best (up to) depth items for the query, best first (ties by item id);
- * *hits is malloc'ed. IRIS_EARG if dim is not the cached vectors' dim. */
+/* The best (up to) depth items for the query, best first; *hits is
+ * malloc'ed. IRIS_EARG if dim is not the indexed vectors' dim. */
 int vcache_search(vcache *vc, const float *query, int dim, const vfilter *f, int depth,
                   vhit **hits, int *n_hits);
 
-/* The number of vectors cached (for stats and tests). */
-int vcache_count(vcache *vc);
+/* Vectors in the view, and whether the graph (HNSW) is built. */
+int vcache_count(vcache *vc, int *graph);
 
 #endif

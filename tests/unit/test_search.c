@@ -17,6 +17,7 @@
 #include "model_fixtures.h"
 #include "search/db.h"
 #include "search/fuse.h"
+#include "search/vcache.h"
 #include "util/fs.h"
 
 #include <pthread.h>
@@ -53,12 +54,17 @@ static void basis(float *v, int axis)
     v[axis] = 1;
 }
 
+static void write_config(const char *text) { fx_write(dir, "config.toml", text, strlen(text)); }
+
 static iris_db *fresh_db(void)
 {
     if (dir[0]) fx_rmtree(dir);
     snprintf(dir, sizeof dir, "/tmp/iris-search-XXXXXX");
     if (!mkdtemp(dir)) abort();
     char path[128];
+    snprintf(path, sizeof path, "%s/config.toml", dir); /* none of the user's settings */
+    write_config("");
+    setenv("IRIS_CONFIG", path, 1);
     snprintf(path, sizeof path, "%s/index.db", dir);
     iris_db *db = NULL;
     iris_db_opts o = {.model = TINY_HF};
@@ -180,31 +186,46 @@ static int by_score_desc(const void *a, const void *b)
     return (x[0] < y[0]) - (x[0] > y[0]);
 }
 
+/* n items with random unit vectors under folder; every fig-th one (if
+ * fig > 0) a PDF figure, the rest images. */
+static void add_random(iris_db *db, const char *folder, int n, int fig, float (*vecs)[DIM],
+                       int64_t *ids)
+{
+    CHECK_OK(store_begin(db->st));
+    for (int i = 0; i < n; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/%s/%03d.png", folder, i);
+        random_unit(vecs[i]);
+        ids[i] = add(db, path, fig && i % fig == 0 ? STORE_PDF_FIGURE : STORE_IMAGE, NULL, vecs[i]);
+    }
+    CHECK_OK(store_commit(db->st));
+}
+
+/* ref[i] = {cosine, id} of every vector with qv, best first. */
+static void brute_force(const float *qv, float (*vecs)[DIM], const int64_t *ids, int n,
+                        double (*ref)[2])
+{
+    for (int i = 0; i < n; i++) {
+        double d = 0;
+        for (int j = 0; j < DIM; j++) d += (double)qv[j] * vecs[i][j];
+        ref[i][0] = d;
+        ref[i][1] = (double)ids[i];
+    }
+    qsort(ref, (size_t)n, sizeof ref[0], by_score_desc);
+}
+
 static void test_vector_lane_is_exact(void)
 {
     iris_db *db = fresh_db();
     enum { N = 300 };
     static float vecs[N][DIM];
     int64_t ids[N];
-    CHECK_OK(store_begin(db->st));
-    for (int i = 0; i < N; i++) {
-        char path[64];
-        snprintf(path, sizeof path, "/v/%03d.png", i);
-        random_unit(vecs[i]);
-        ids[i] = add(db, path, STORE_IMAGE, NULL, vecs[i]);
-    }
-    CHECK_OK(store_commit(db->st));
+    add_random(db, "v", N, 0, vecs, ids);
     for (int round = 0; round < 5; round++) {
         float qv[DIM];
         random_unit(qv);
         double ref[N][2]; /* brute force in double precision */
-        for (int i = 0; i < N; i++) {
-            double d = 0;
-            for (int j = 0; j < DIM; j++) d += (double)qv[j] * vecs[i][j];
-            ref[i][0] = d;
-            ref[i][1] = (double)ids[i];
-        }
-        qsort(ref, N, sizeof ref[0], by_score_desc);
+        brute_force(qv, vecs, ids, N, ref);
         iris_query q = {.vector = qv, .dim = DIM, .k = 25, .mode = IRIS_MODE_VECTOR};
         iris_results *r = search(db, &q);
         CHECK_EQ_INT(r->n, 25);
@@ -658,6 +679,158 @@ static void test_concurrent_searches_while_writing(void)
     iris_db_close(db);
 }
 
+/* -------------------------------------------------- the vector index */
+
+static int64_t mtime_ns(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) ? -1 : (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+}
+
+static iris_results *vsearch(iris_db *db, const float *v, int k)
+{
+    iris_query q = {.vector = v, .dim = DIM, .k = k, .mode = IRIS_MODE_VECTOR};
+    return search(db, &q);
+}
+
+static void test_vector_index_is_saved_and_reused(void)
+{
+    iris_db *db = fresh_db();
+    float a[DIM], b[DIM], c[DIM];
+    basis(a, 0), basis(b, 1), basis(c, 2);
+    add(db, "/p/a.png", STORE_IMAGE, NULL, a);
+    int64_t ib = add(db, "/p/b.png", STORE_IMAGE, NULL, b);
+    iris_results *r = vsearch(db, b, 1); /* first use: built from the store and saved */
+    CHECK_EQ_INT(r->hits[0].item_id, ib);
+    iris_results_free(r);
+    char ann[160];
+    snprintf(ann, sizeof ann, "%s.ann", iris_db_path(db));
+    int64_t t0 = mtime_ns(ann);
+    CHECK(t0 > 0);
+
+    /* Another process, same store state: the file is mapped, not rebuilt. */
+    iris_db *other;
+    iris_db_opts ro = {.readonly = 1};
+    CHECK_OK(iris_db_open(iris_db_path(db), &ro, &other));
+    r = vsearch(other, b, 2);
+    CHECK_EQ_INT(r->n, 2);
+    CHECK_EQ_INT(r->hits[0].item_id, ib);
+    CHECK_NEAR(r->hits[0].vector_score, 1.0, 1e-6);
+    iris_results_free(r);
+    CHECK_EQ_INT(mtime_ns(ann), t0);
+    iris_db_close(other);
+
+    /* The store moved on: the saved file is stale, rebuilt and saved. */
+    int64_t ic = add(db, "/p/c.png", STORE_IMAGE, NULL, c);
+    CHECK_OK(iris_db_open(iris_db_path(db), &ro, &other));
+    r = vsearch(other, c, 1);
+    CHECK_EQ_INT(r->hits[0].item_id, ic);
+    iris_results_free(r);
+    CHECK(mtime_ns(ann) != t0);
+    iris_db_close(other);
+
+    /* A damaged file is rebuilt, not trusted. */
+    size_t len;
+    char *bytes = test_read_file(ann, &len);
+    CHECK(bytes && len > 64);
+    for (size_t i = len / 2; i < len; i++) bytes[i] ^= 0x5A;
+    FILE *f = fopen(ann, "wb");
+    CHECK(f && fwrite(bytes, 1, len, f) == len);
+    fclose(f);
+    free(bytes);
+    CHECK_OK(iris_db_open(iris_db_path(db), &ro, &other));
+    r = vsearch(other, a, 3);
+    CHECK_EQ_INT(r->n, 3);
+    CHECK_NEAR(r->hits[0].vector_score, 1.0, 1e-6);
+    iris_results_free(r);
+    iris_db_close(other);
+
+    CHECK_OK(iris_db_ann_sync(db, 1)); /* --rebuild-ann */
+    r = vsearch(db, c, 1);
+    CHECK_EQ_INT(r->hits[0].item_id, ic);
+    iris_results_free(r);
+    iris_db_close(db);
+}
+
+/* SQLite hands the largest id out again after it was deleted: the index
+ * must not keep the old item's vector under the reused id. */
+static void test_reused_item_ids_get_their_new_vector(void)
+{
+    iris_db *db = fresh_db();
+    float a[DIM], b[DIM], c[DIM];
+    basis(a, 0), basis(b, 1), basis(c, 2);
+    add(db, "/r/a.png", STORE_IMAGE, NULL, a);
+    int64_t ib = add(db, "/r/b.png", STORE_IMAGE, NULL, b);
+    iris_results *r = vsearch(db, b, 1);
+    CHECK_EQ_INT(r->hits[0].item_id, ib);
+    iris_results_free(r);
+    int64_t removed;
+    CHECK_OK(store_remove(db->st, "/r/b.png", &removed));
+    int64_t ic = add(db, "/r/c.png", STORE_IMAGE, NULL, c);
+    CHECK_EQ_INT(ic, ib); /* the id was reused */
+    r = vsearch(db, b, 2); /* b's vector is gone: nothing scores 1 */
+    for (int i = 0; i < r->n; i++) CHECK(r->hits[i].vector_score < 0.5);
+    iris_results_free(r);
+    r = vsearch(db, c, 1);
+    CHECK_EQ_INT(r->hits[0].item_id, ic);
+    CHECK_NEAR(r->hits[0].vector_score, 1.0, 1e-6);
+    iris_results_free(r);
+    iris_db_close(db);
+}
+
+/* Above the threshold the graph answers; results match brute force and
+ * selective filters still come back complete. */
+static void test_hnsw_above_the_threshold(void)
+{
+    iris_db *db = fresh_db();
+    write_config("[index]\nhnsw_threshold = 200\nef_search = 64\n");
+    enum { N = 600 };
+    static float vecs[N][DIM];
+    int64_t ids[N];
+    add_random(db, "g", N, 100, vecs, ids);
+    int found = 0, total = 0;
+    for (int round = 0; round < 10; round++) {
+        float qv[DIM];
+        random_unit(qv);
+        double ref[N][2];
+        brute_force(qv, vecs, ids, N, ref);
+        iris_results *r = vsearch(db, qv, 10);
+        CHECK_EQ_INT(r->n, 10);
+        for (int i = 0; i < 10; i++)
+            for (int j = 0; j < 10; j++) found += r->hits[i].item_id == (int64_t)ref[j][1];
+        total += 10;
+        iris_results_free(r);
+        iris_query fig = {.vector = qv, .dim = DIM, .k = 10, .modalities = 1u << IRIS_MOD_PDF_FIGURE};
+        r = search(db, &fig);
+        CHECK_EQ_INT(r->n, N / 100);
+        iris_results_free(r);
+    }
+    int graph = 0;
+    CHECK_EQ_INT(vcache_count(db->vc, &graph), N);
+    CHECK(graph);
+    CHECK_MSG(found >= total * 95 / 100, "recall@10 %d/%d", found, total);
+    iris_db_close(db);
+}
+
+static void test_bad_index_settings(void)
+{
+    iris_db *db = fresh_db();
+    float v[DIM];
+    basis(v, 0);
+    add(db, "/s/a.png", STORE_IMAGE, NULL, v);
+    write_config("[index]\nmode = fastest\n");
+    iris_query q = {.vector = v, .dim = DIM};
+    iris_results *r;
+    CHECK_FAILS(iris_search(db, &q, &r), IRIS_EFORMAT, "[index] mode = fastest");
+    write_config("[index]\nM = 1\n");
+    CHECK_FAILS(iris_search(db, &q, &r), IRIS_EFORMAT, "[index] M = 1");
+    write_config("");
+    r = search(db, &q);
+    CHECK_EQ_INT(r->n, 1);
+    iris_results_free(r);
+    iris_db_close(db);
+}
+
 /* ------------------------------------------------------------- items */
 
 /* A w x h 24-bit BMP (bottom-up rows padded to 4 bytes); pixel (x, y) gets
@@ -918,6 +1091,10 @@ int main(void)
     RUN(test_hostile_queries);
     RUN(test_results_follow_the_store);
     RUN(test_concurrent_searches_while_writing);
+    RUN(test_vector_index_is_saved_and_reused);
+    RUN(test_reused_item_ids_get_their_new_vector);
+    RUN(test_hnsw_above_the_threshold);
+    RUN(test_bad_index_settings);
     RUN(test_item_details_and_pixels);
     RUN(test_image_query_excludes_itself_by_path_and_hash);
     RUN(test_text_query_finds_its_own_embedding);
