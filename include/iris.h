@@ -393,6 +393,88 @@ int iris_classify_vectors(const iris_model *model, const char *const *labels, in
 
 /* ======================================================= ask (issue 6) === */
 
+/* Answers a question from the index, citing its sources: hybrid retrieval
+ * of the best passages and images, a prompt with numbered sources sent to
+ * the [llm] model (config file and IRIS_LLM_* variables; docs/rag.md), the
+ * answer streamed, its [n] citations mapped back to files and pages. With
+ * no model configured the answer is extractive (the best passages, cited)
+ * followed by one line on how to configure one: never an error. */
+
+enum {
+    IRIS_ASK_IMAGES_AUTO = 0,   /* natively if [llm] vision is set, else as text */
+    IRIS_ASK_IMAGES_NATIVE = 1, /* attach image sources (count and size capped) */
+    IRIS_ASK_IMAGES_TEXT = 2    /* their captions and OCR text stand in for them */
+};
+
+typedef struct iris_ask_opts {
+    int k;                  /* sources retrieved; 0 = 8 */
+    int mode;               /* iris_search_mode (hybrid by default) */
+    unsigned modalities;    /* as iris_query.modalities; 0 = all */
+    const char *path_glob;  /* as iris_query.path_glob */
+    int images;             /* IRIS_ASK_IMAGES_* */
+    int max_images;         /* images attached natively; 0 = 4 */
+    int no_stream;          /* ask for a whole reply (one delta at the end) */
+    const char *config;     /* configuration file; NULL = the default one */
+    /* Polled while the model answers; non-zero stops it (IRIS_ECANCELLED). */
+    int (*cancel)(void *user);
+} iris_ask_opts;
+
+/* Receives the answer piece by piece as it arrives (UTF-8, not
+ * NUL-terminated); returning non-zero stops the call (IRIS_ECANCELLED). */
+typedef int (*iris_ask_delta_fn)(const char *text, size_t len, void *user);
+
+/* How a source reached the model. */
+enum { IRIS_SENT_TEXT = 1, IRIS_SENT_IMAGE = 2, IRIS_SENT_TRUNCATED = 3 };
+
+typedef struct iris_ask_source {
+    int number;        /* cited as [number]; sources are numbered from 1 in rank order */
+    int64_t item_id;   /* for an image: its image item, whichever of its items
+                          (image, caption, OCR text) matched */
+    int modality;      /* IRIS_MOD_* */
+    const char *path;
+    int page;          /* 1-based PDF page, 0 = none */
+    double score;      /* the retrieval score */
+    const char *text;  /* the passage; for an image its caption, else its
+                          OCR text; NULL if none */
+    int sent;          /* IRIS_SENT_*; 0 for an extractive answer */
+    int cited;         /* times the answer cites it */
+} iris_ask_source;
+
+typedef struct iris_answer {
+    char *text;             /* the answer (what arrived of it, if it broke off) */
+    int extractive;         /* 1: no model configured; text quotes the sources
+                               and ends with a line on configuring one */
+    int complete;           /* 0: the model's answer broke off (see the status) */
+    char model[256];        /* the model that answered; "" when extractive */
+    int n_sources;
+    iris_ask_source *sources;
+    int n_cited;            /* distinct source numbers cited, in order of first */
+    int *cited;             /* citation */
+    int n_invalid;          /* numbers cited that name no source (never mapped) */
+    int *invalid;
+    int n_dropped;          /* retrieved sources the token budget left out */
+    int images_sent;        /* images attached natively */
+    int est_prompt_tokens;  /* the prompt's estimated size, images included */
+    int prompt_tokens;      /* as the server reported; -1 if not */
+    int completion_tokens;
+    char finish_reason[32]; /* "stop", "length", ... or "" */
+    /* Where the time went, milliseconds: query embedding, vector and keyword
+     * lanes, fusion (iris_results), reading sources, building the prompt
+     * (images_ms of it: fitting images), the model, everything. */
+    double embed_ms, vector_ms, keyword_ms, fuse_ms, sources_ms, prompt_ms, images_ms,
+        llm_ms, total_ms;
+} iris_answer;
+
+/* Answers question. on_delta (may be NULL) gets the answer as it arrives
+ * (an extractive answer in one piece). opts may be NULL. When retrieval
+ * succeeded but the model failed (unreachable, HTTP error, timeout, a
+ * stream cut off), the status says why and *out still holds the sources
+ * and whatever part of the answer arrived (complete = 0): free *out
+ * whenever it is non-NULL. */
+int iris_ask(iris_db *db, const char *question, const iris_ask_opts *opts,
+             iris_ask_delta_fn on_delta, void *user, iris_answer **out);
+void iris_answer_free(iris_answer *answer);
+
 #ifdef __cplusplus
 }
 #endif

@@ -116,6 +116,14 @@ typedef struct iris_caption_plan {
  * is configured (the message says how to configure one). */
 int iris_caption_plan_make(const iris_caption_policy *p, int n_images, int n_cached,
                            iris_caption_plan *plan);
+/* The two halves of iris_caption_plan_make, for a caller whose count of
+ * cached images depends on the model (the cache is keyed by it): the model
+ * for a set of n_todo images (why it was chosen into why; NULL with
+ * IRIS_EARG if none is configured), then the plan with that model. */
+const iris_llm_config *iris_caption_choose(const iris_caption_policy *p, int n_todo, char *why,
+                                           size_t cap);
+int iris_caption_plan_for(const iris_caption_policy *p, const iris_llm_config *model,
+                          const char *why, int n_images, int n_cached, iris_caption_plan *plan);
 /* The plan as one or two lines for the user, e.g. "Captioning 12 of 40
  * images (28 cached) with gpt-4o-mini at https://api.openai.com: about
  * 30 s, about 0.0200 in model fees. Small set: the stronger model." */

@@ -91,39 +91,38 @@ static double cost_per_image(const iris_llm_config *m)
     return (in * m->price_in + EST_CAPTION_TOKENS * m->price_out) / 1e6;
 }
 
-/* Picks the model for n_todo images; sets plan->why. */
-static const iris_llm_config *choose(const iris_caption_policy *p, int n_todo,
-                                     iris_caption_plan *plan)
+const iris_llm_config *iris_caption_choose(const iris_caption_policy *p, int n_todo, char *why,
+                                           size_t cap)
 {
     int cheap = iris_llm_configured(&p->cheap);
     if (p->has_strong && (!cheap || n_todo <= p->strong_max_images)) {
-        snprintf(plan->why, sizeof plan->why,
+        snprintf(why, cap,
                  cheap ? "small set (%d <= %d images): the stronger model"
                        : "only the stronger model is configured (%d images, limit %d)",
                  n_todo, p->strong_max_images);
         return &p->strong;
     }
-    if (!cheap) return NULL;
-    snprintf(plan->why, sizeof plan->why, p->has_strong
+    if (!cheap) {
+        iris_fail(IRIS_EARG, "no captioning model configured: set IRIS_VLM_URL and "
+                             "IRIS_VLM_MODEL (or [vlm] url and model in the configuration "
+                             "file; see docs/rag.md)");
+        return NULL;
+    }
+    snprintf(why, cap, p->has_strong
                  ? "large set (%d > %d images): the default model"
                  : "the configured model (%d images; no stronger model set, limit %d)",
              n_todo, p->strong_max_images);
     return &p->cheap;
 }
 
-int iris_caption_plan_make(const iris_caption_policy *p, int n_images, int n_cached,
-                           iris_caption_plan *plan)
+int iris_caption_plan_for(const iris_caption_policy *p, const iris_llm_config *m,
+                          const char *why, int n_images, int n_cached, iris_caption_plan *plan)
 {
     memset(plan, 0, sizeof *plan);
-    if (n_images < 0 || n_cached < 0 || n_cached > n_images)
+    snprintf(plan->why, sizeof plan->why, "%s", why ? why : "");
+    if (!m || n_images < 0 || n_cached < 0 || n_cached > n_images)
         return iris_fail(IRIS_EARG, "caption plan: %d cached of %d images", n_cached, n_images);
-    int left = n_images - n_cached;
-    const iris_llm_config *m = choose(p, left, plan);
-    if (!m)
-        return iris_fail(IRIS_EARG, "no captioning model configured: set IRIS_VLM_URL and "
-                                    "IRIS_VLM_MODEL (or [vlm] url and model in the "
-                                    "configuration file; see docs/rag.md)");
-    int todo = left;
+    int left = n_images - n_cached, todo = left;
     if (p->max_images > 0 && todo > p->max_images) todo = p->max_images;
     double unit_cost = cost_per_image(m);
     if (p->max_cost > 0 && unit_cost > 0 && todo > p->max_cost / unit_cost)
@@ -139,6 +138,17 @@ int iris_caption_plan_make(const iris_caption_policy *p, int n_images, int n_cac
     plan->est_cost = todo * unit_cost;
     plan->est_seconds = m->seconds_per_request > 0 ? todo * m->seconds_per_request : -1;
     return IRIS_OK;
+}
+
+int iris_caption_plan_make(const iris_caption_policy *p, int n_images, int n_cached,
+                           iris_caption_plan *plan)
+{
+    memset(plan, 0, sizeof *plan);
+    if (n_images < 0 || n_cached < 0 || n_cached > n_images)
+        return iris_fail(IRIS_EARG, "caption plan: %d cached of %d images", n_cached, n_images);
+    char why[sizeof plan->why];
+    const iris_llm_config *m = iris_caption_choose(p, n_images - n_cached, why, sizeof why);
+    return m ? iris_caption_plan_for(p, m, why, n_images, n_cached, plan) : IRIS_EARG;
 }
 
 void iris_caption_plan_describe(const iris_caption_plan *plan, char *buf, size_t cap)

@@ -12,12 +12,13 @@
  * the latest run.
  *
  * The cache table (store.c) is keyed by (content SHA-256, model, prompt
- * hash) and outlives contents. An image's state for a (model, prompt) is
- * therefore read from both: no cache row -> TODO (a VLM request); a cache
- * row whose text is the content's only caption item -> DONE; otherwise
- * (renamed or re-added content, another model's caption in place, a run
- * killed between caching and the item) -> CACHED: the item is made from
- * the cache without asking any model. No schema change was needed.
+ * hash) and outlives contents, so what an image needs is read from both:
+ * whether it has a caption item at all, whether the cache holds one for
+ * (model, prompt), and whether that cached text is its item. A renamed or
+ * re-added content, another model's caption in place or a run killed
+ * between caching and the item all show up as "cached, not current": the
+ * item is made from the cache without asking any model. No schema change
+ * was needed.
  *
  * These statements run once per caption run or per image, far from any
  * hot path, so they are prepared per call (as in lookup.c).
@@ -35,11 +36,12 @@
 
 static const char TARGETS_SQL[] =
     "SELECT c.id, c.sha256, min(f.path),"
-    " CASE WHEN k.caption IS NULL THEN 0"
-    "  WHEN (SELECT count(*) FROM items i WHERE i.content_id = c.id AND i.modality = 6) = 1"
-    "   AND EXISTS(SELECT 1 FROM items i WHERE i.content_id = c.id AND i.modality = 6"
-    "              AND i.text = k.caption) THEN 2"
-    "  ELSE 1 END"
+    " EXISTS(SELECT 1 FROM items i WHERE i.content_id = c.id AND i.modality = 6),"
+    " k.caption IS NOT NULL,"
+    " k.caption IS NOT NULL"
+    "  AND (SELECT count(*) FROM items i WHERE i.content_id = c.id AND i.modality = 6) = 1"
+    "  AND EXISTS(SELECT 1 FROM items i WHERE i.content_id = c.id AND i.modality = 6"
+    "             AND i.text = k.caption)"
     " FROM contents c JOIN files f ON f.content_id = c.id"
     " LEFT JOIN captions k ON k.sha256 = c.sha256 AND k.model = ?1 AND k.prompt_hash = ?2"
     " WHERE c.state = 1 AND c.kind = 1 AND f.status = 0";
@@ -92,7 +94,9 @@ static int push_target(sqlite3_stmt *s, store_caption_target **v, int *n, int *c
     t->content_id = sqlite3_column_int64(s, 0);
     store_col_copy(s, 1, t->sha256, sizeof t->sha256);
     const char *path = (const char *)sqlite3_column_text(s, 2);
-    t->state = sqlite3_column_int(s, 3);
+    t->has_item = sqlite3_column_int(s, 3);
+    t->cached = sqlite3_column_int(s, 4);
+    t->current = sqlite3_column_int(s, 5);
     if (!(t->path = strdup(path ? path : "")))
         return iris_fail(IRIS_ENOMEM, "no memory for the images to caption");
     (*n)++;
@@ -198,27 +202,29 @@ int store_caption_item_set(store *st, int64_t content_id, const char *text, int6
     return rc;
 }
 
-int store_content_text(store *st, int64_t content_id, int modality, char **text)
+int store_content_item(store *st, int64_t content_id, int modality, int64_t *item_id,
+                       char **text)
 {
-    *text = NULL;
+    if (text) *text = NULL;
     sqlite3_stmt *s;
     int rc = sqlite3_prepare_v2(st->db,
-                                "SELECT text FROM items WHERE content_id = ?1 AND modality = ?2"
-                                " AND text IS NOT NULL ORDER BY seq LIMIT 1",
+                                "SELECT id, text FROM items WHERE content_id = ?1 AND modality = ?2"
+                                " ORDER BY seq LIMIT 1",
                                 -1, &s, NULL);
-    if (rc != SQLITE_OK) return store_sqlerr(st, rc, "reading an item's text");
+    if (rc != SQLITE_OK) return store_sqlerr(st, rc, "reading an item");
     sqlite3_bind_int64(s, 1, content_id);
     sqlite3_bind_int(s, 2, modality);
     rc = sqlite3_step(s);
     int status = IRIS_OK;
     if (rc == SQLITE_ROW) {
-        if (!(*text = strdup((const char *)sqlite3_column_text(s, 0))))
-            status = iris_fail(IRIS_ENOMEM, "no memory");
+        *item_id = sqlite3_column_int64(s, 0);
+        const char *t = (const char *)sqlite3_column_text(s, 1);
+        if (text && t && !(*text = strdup(t))) status = iris_fail(IRIS_ENOMEM, "no memory");
     } else if (rc == SQLITE_DONE) {
         status = iris_fail(IRIS_ENOTFOUND, "%s: content %lld has no %s item", st->path,
                            (long long)content_id, store_modality_name(modality));
     } else {
-        status = store_sqlerr(st, rc, "reading an item's text");
+        status = store_sqlerr(st, rc, "reading an item");
     }
     sqlite3_finalize(s);
     return status;

@@ -266,23 +266,20 @@ int store_caption_put(store *st, const char *sha256, const char *model, const ch
 
 /* ------------------------------------ captions as items (captions.c) */
 
-/* Where an image stands for one (model, prompt_hash). */
-typedef enum store_caption_state {
-    STORE_CAPTION_TODO = 0,   /* nothing cached: a VLM must describe it */
-    STORE_CAPTION_CACHED = 1, /* cached, but not (or another text is) its item */
-    STORE_CAPTION_DONE = 2,   /* its caption item holds the cached caption */
-} store_caption_state;
-
+/* An indexed image and its captions, as facts for one (model, prompt_hash):
+ * the caption engine decides from them what a run does. */
 typedef struct store_caption_target {
     int64_t content_id;
     char sha256[65];
-    char *path;  /* a file holding it (the first by path; malloc'ed) */
-    int state;   /* store_caption_state */
+    char *path;   /* a file holding it (the first by path; malloc'ed) */
+    int has_item; /* it has a caption item (from any model or prompt) */
+    int cached;   /* the cache holds a caption for (sha256, model, prompt_hash) */
+    int current;  /* ... and that caption is its only caption item */
 } store_caption_target;
 
 /* The done image contents held by a file at or under one of roots (file
  * or folder paths, compared bytewise like store_remove; n_roots = 0: every
- * image), each once, ordered by path, with its state for (model,
+ * image), each once, ordered by path, with the facts above for (model,
  * prompt_hash). *out is malloc'ed; free with store_caption_targets_free. */
 int store_caption_targets(store *st, const char *model, const char *prompt_hash,
                           const char *const *roots, int n_roots, store_caption_target **out,
@@ -296,9 +293,11 @@ void store_caption_targets_free(store_caption_target *t, int n);
 int store_caption_item_set(store *st, int64_t content_id, const char *text, int64_t model_id,
                            const float *vec, int dim, int64_t *item_id);
 
-/* The text of a content's first item of a modality (an image's OCR text
- * or caption; malloc'ed), or IRIS_ENOTFOUND. */
-int store_content_text(store *st, int64_t content_id, int modality, char **text);
+/* A content's first item of a modality (by seq): its id and, when text is
+ * not NULL, its text (malloc'ed; NULL if it has none). IRIS_ENOTFOUND if
+ * there is no such item. Finds an image's own item, OCR text or caption. */
+int store_content_item(store *st, int64_t content_id, int modality, int64_t *item_id,
+                       char **text);
 
 /* ----------------------------------------------------------------- stats */
 

@@ -87,16 +87,17 @@ static void test_states_follow_cache_and_items(void)
     CHECK_OK(store_caption_targets(st, "vlm", PH, NULL, 0, &t, &n));
     CHECK_EQ_INT(n, 2);
     CHECK(!strcmp(t[0].path, "/p/a.jpg") && t[0].content_id == a);
-    CHECK_EQ_INT(t[0].state, STORE_CAPTION_TODO);
-    CHECK_EQ_INT(t[1].state, STORE_CAPTION_TODO);
+    CHECK(!t[0].has_item && !t[0].cached && !t[0].current);
+    CHECK(!t[1].has_item && !t[1].cached && !t[1].current);
     char sha_a[65];
     snprintf(sha_a, sizeof sha_a, "%s", t[0].sha256);
     store_caption_targets_free(t, n);
 
-    /* Cached only: CACHED; the item from it: DONE. */
+    /* Cached only; then the item from it: current. */
     CHECK_OK(store_caption_put(st, sha_a, "vlm", PH, "a zebracorn on a red card"));
     CHECK_OK(store_caption_targets(st, "vlm", PH, NULL, 0, &t, &n));
-    CHECK_EQ_INT(find(t, n, "/p/a.jpg")->state, STORE_CAPTION_CACHED);
+    const store_caption_target *ta = find(t, n, "/p/a.jpg");
+    CHECK(!ta->has_item && ta->cached && !ta->current);
     store_caption_targets_free(t, n);
     int64_t gen0 = 0, gen1 = 0, item;
     CHECK_OK(store_generation(st, &gen0));
@@ -105,8 +106,9 @@ static void test_states_follow_cache_and_items(void)
     CHECK_OK(store_generation(st, &gen1));
     CHECK(gen1 > gen0);
     CHECK_OK(store_caption_targets(st, "vlm", PH, NULL, 0, &t, &n));
-    CHECK_EQ_INT(find(t, n, "/p/a.jpg")->state, STORE_CAPTION_DONE);
-    CHECK_EQ_INT(find(t, n, "/p/b.jpg")->state, STORE_CAPTION_TODO);
+    ta = find(t, n, "/p/a.jpg");
+    CHECK(ta->has_item && ta->cached && ta->current);
+    CHECK(!find(t, n, "/p/b.jpg")->has_item);
     store_caption_targets_free(t, n);
 
     /* The item: caption modality, after the image item, vector, text found by BM25
@@ -123,12 +125,13 @@ static void test_states_follow_cache_and_items(void)
     CHECK(got[0] == 0 && got[1] == 1);
     CHECK_EQ_INT(n_fts(st, "zebracorn"), 1);
 
-    /* Another model: TODO for it, the first stays DONE for its own. */
+    /* Another model: nothing cached for it, though the image has an item. */
     CHECK_OK(store_caption_targets(st, "other", PH, NULL, 0, &t, &n));
-    CHECK_EQ_INT(find(t, n, "/p/a.jpg")->state, STORE_CAPTION_TODO);
+    ta = find(t, n, "/p/a.jpg");
+    CHECK(ta->has_item && !ta->cached && !ta->current);
     store_caption_targets_free(t, n);
     /* Its caption replaces the item: one caption item, old text gone from BM25,
-     * the first model's state back to CACHED (its cache row remains). */
+     * the first model's caption cached but no longer current. */
     CHECK_OK(store_caption_put(st, sha_a, "other", PH, "ein Einhorn"));
     CHECK_OK(store_caption_item_set(st, a, "ein Einhorn", mid, NULL, 0, &item));
     CHECK_EQ_INT(scalar(st, "SELECT count(*) FROM items WHERE modality = 6"), 1);
@@ -136,7 +139,8 @@ static void test_states_follow_cache_and_items(void)
     CHECK_EQ_INT(n_fts(st, "zebracorn"), 0);
     CHECK_EQ_INT(n_fts(st, "Einhorn"), 1);
     CHECK_OK(store_caption_targets(st, "vlm", PH, NULL, 0, &t, &n));
-    CHECK_EQ_INT(find(t, n, "/p/a.jpg")->state, STORE_CAPTION_CACHED);
+    ta = find(t, n, "/p/a.jpg");
+    CHECK(ta->has_item && ta->cached && !ta->current);
     store_caption_targets_free(t, n);
     store_close(st);
 }
@@ -181,7 +185,7 @@ static void test_scopes_renames_and_duplicates(void)
     CHECK_EQ_INT(n, 0);
     store_caption_targets_free(t, n);
 
-    /* A renamed file keeps its content, so its caption stays DONE. */
+    /* A renamed file keeps its content, so its caption stays current. */
     CHECK_OK(store_caption_targets(st, "m", PH, x, 1, &t, &n));
     CHECK_OK(store_caption_put(st, t[0].sha256, "m", PH, "first"));
     CHECK_OK(store_caption_item_set(st, t[0].content_id, "first", mid, NULL, 0, NULL));
@@ -195,7 +199,7 @@ static void test_scopes_renames_and_duplicates(void)
     const char *moved[] = {"/p/moved.jpg"};
     CHECK_OK(store_caption_targets(st, "m", PH, moved, 1, &t, &n));
     CHECK_EQ_INT(n, 1);
-    CHECK_EQ_INT(t[0].state, STORE_CAPTION_DONE);
+    CHECK(t[0].has_item && t[0].current);
     store_caption_targets_free(t, n);
     /* Removing every file of the content drops its caption item, not its cache row. */
     CHECK_OK(store_remove(st, "/p/moved.jpg", NULL));
@@ -213,11 +217,15 @@ static void test_content_text_and_bad_input(void)
     int64_t mid = model_row(st);
     int64_t a = add_image(st, "/a.jpg", "A", mid);
     char *text;
-    CHECK_FAILS(store_content_text(st, a, STORE_OCR_TEXT, &text), IRIS_ENOTFOUND, "no ocr");
-    CHECK_OK(store_caption_item_set(st, a, "caption text", mid, NULL, 0, NULL));
-    CHECK_OK(store_content_text(st, a, STORE_CAPTION, &text));
-    CHECK(!strcmp(text, "caption text"));
+    int64_t id, cap_id;
+    CHECK_FAILS(store_content_item(st, a, STORE_OCR_TEXT, &id, &text), IRIS_ENOTFOUND, "no ocr");
+    CHECK_OK(store_content_item(st, a, STORE_IMAGE, &id, &text));
+    CHECK(id > 0 && !text); /* an image item has no text */
+    CHECK_OK(store_caption_item_set(st, a, "caption text", mid, NULL, 0, &cap_id));
+    CHECK_OK(store_content_item(st, a, STORE_CAPTION, &id, &text));
+    CHECK(id == cap_id && !strcmp(text, "caption text"));
     free(text);
+    CHECK_OK(store_content_item(st, a, STORE_CAPTION, &id, NULL));
 
     CHECK_FAILS(store_caption_item_set(st, a, "", mid, NULL, 0, NULL), IRIS_EARG, "empty");
     CHECK_FAILS(store_caption_item_set(st, 999, "x", mid, NULL, 0, NULL), IRIS_ENOTFOUND,
@@ -232,7 +240,7 @@ static void test_content_text_and_bad_input(void)
     CHECK_OK(store_file_put(st, &pf, &r));
     CHECK_FAILS(store_caption_item_set(st, r.content.id, "x", mid, NULL, 0, NULL), IRIS_EARG,
                 "still being indexed");
-    CHECK_OK(store_content_text(st, a, STORE_CAPTION, &text));
+    CHECK_OK(store_content_item(st, a, STORE_CAPTION, &id, &text));
     CHECK(!strcmp(text, "caption text"));
     free(text);
     /* Hostile text: invalid UTF-8 is stored sanitised; SQL and FTS syntax are text. */
