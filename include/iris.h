@@ -474,6 +474,9 @@ typedef struct iris_answer {
 int iris_ask(iris_db *db, const char *question, const iris_ask_opts *opts,
              iris_ask_delta_fn on_delta, void *user, iris_answer **out);
 void iris_answer_free(iris_answer *answer);
+/* The answer as one JSON object (malloc'ed; free()), the format of
+ * `iris ask --json` and the server (docs/rag.md); question may be NULL. */
+int iris_answer_json(const iris_answer *answer, const char *question, char **json);
 
 #ifdef __cplusplus
 }

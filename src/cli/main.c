@@ -23,6 +23,7 @@ int cmd_similarity(int argc, char **argv); /* cmd_embed.c */
 int cmd_search(int argc, char **argv);   /* cmd_search.c */
 int cmd_similar(int argc, char **argv);  /* cmd_search.c */
 int cmd_classify(int argc, char **argv); /* cmd_classify.c */
+int cmd_ask(int argc, char **argv);      /* cmd_ask.c */
 
 static const cli_command commands[] = {
     {"help", cmd_help, "show the commands"},
@@ -34,6 +35,7 @@ static const cli_command commands[] = {
     {"search", cmd_search, "find images and passages by text or by an example image"},
     {"similar", cmd_similar, "items similar to an indexed item"},
     {"classify", cmd_classify, "zero-shot classification of images against labels"},
+    {"ask", cmd_ask, "answer a question from the index, citing its sources"},
     {"stats", cmd_stats, "what an index holds: files, items by type, model, size"},
 };
 

@@ -183,7 +183,8 @@ typedef struct chat {
     const iris_llm_config *cfg;
     iris_llm_reply *reply;
     iris_llm_delta_fn on_delta;
-    void *user;
+    iris_http_cancel_fn cancel;
+    void *user; /* the caller's, for on_delta and cancel */
     const char *secret;
     char what[900]; /* "llm model 'x' at http://host/path" */
     int mode;
@@ -465,7 +466,14 @@ static int any_images(const iris_llm_request *req)
     return 0;
 }
 
-static int run_chat(chat *c, const iris_llm_request *req, iris_http_cancel_fn cancel)
+/* The HTTP layer's user pointer is the chat: pass the caller's on. */
+static int chat_cancel(void *ud)
+{
+    chat *c = ud;
+    return c->cancel(c->user);
+}
+
+static int run_chat(chat *c, const iris_llm_request *req)
 {
     char url[600], *body = NULL;
     size_t body_len = 0;
@@ -480,7 +488,7 @@ static int run_chat(chat *c, const iris_llm_request *req, iris_http_cancel_fn ca
         .accept = req->stream ? (c->cfg->protocol == IRIS_LLM_OLLAMA ? "application/x-ndjson"
                                                                       : "text/event-stream")
                               : "application/json",
-        .api_key = c->secret, .cancel = cancel, .user = c,
+        .api_key = c->secret, .cancel = c->cancel ? chat_cancel : NULL, .user = c,
         .on_start = req->stream ? on_start : NULL, .on_chunk = req->stream ? on_chunk : NULL,
     };
     iris_http_response resp;
@@ -512,14 +520,14 @@ int iris_llm_chat(const iris_llm_config *cfg, const iris_llm_request *req,
         return iris_fail(IRIS_EARG, "no %s endpoint configured (set %s_URL and %s_MODEL)",
                          cfg ? cfg->role : "llm", prefix, prefix);
     }
-    chat c = {.cfg = cfg, .reply = reply, .on_delta = on_delta, .user = user};
+    chat c = {.cfg = cfg, .reply = reply, .on_delta = on_delta, .cancel = cancel, .user = user};
     const char *key = cfg->api_key_env[0] ? getenv(cfg->api_key_env) : NULL;
     c.secret = key && *key ? key : NULL;
     char url[600], safe[600];
     iris_llm_endpoint(cfg, url, sizeof url);
     iris_http_safe_url(url, safe, sizeof safe);
     snprintf(c.what, sizeof c.what, "%s model '%.200s' at %s", cfg->role, cfg->model, safe);
-    int rc = run_chat(&c, req, cancel);
+    int rc = run_chat(&c, req);
     reply->text = c.answer.p ? c.answer.p : calloc(1, 1);
     reply->len = c.answer.len;
     free(c.line.p);

@@ -95,21 +95,14 @@ static int scaled(const iris_image *img, int side, iris_image *out)
     return rc;
 }
 
-int iris_rag_image_fit(const unsigned char *in, size_t in_len, int max_side, size_t max_bytes,
-                       unsigned char **out, size_t *out_len, void *user)
+/* Downscales and encodes img until the JPEG fits (see the file comment). */
+static int fit_pixels(const iris_image *img, int max_side, size_t max_bytes, unsigned char **out,
+                      size_t *out_len)
 {
-    *out = NULL;
-    *out_len = 0;
-    if (max_side < FIT_MIN_SIDE || !max_bytes)
-        return iris_fail(IRIS_EARG, "image fit: max side %d or byte cap %zu too small", max_side,
-                         max_bytes);
-    iris_image img = {0};
-    iris_decode_opts d = {.min_side = max_side / 2};
-    int rc = iris_image_decode(in, in_len, &d, &img);
-    if (rc) return rc;
+    int rc = IRIS_OK;
     for (int side = max_side, quality = 85; !rc; ) {
         iris_image small = {0};
-        rc = scaled(&img, side, &small);
+        rc = scaled(img, side, &small);
         if (!rc) rc = encode_jpeg(small.rgb, small.width, small.height, quality, out, out_len);
         free(small.rgb);
         if (rc || *out_len <= max_bytes) break;
@@ -125,11 +118,45 @@ int iris_rag_image_fit(const unsigned char *in, size_t in_len, int max_side, siz
                            max_bytes);
         }
     }
-    iris_image_free(&img);
     if (rc) {
         free(*out);
         *out = NULL;
         *out_len = 0;
     }
+    return rc;
+}
+
+static int check_fit_args(int max_side, size_t max_bytes)
+{
+    if (max_side < FIT_MIN_SIDE || !max_bytes)
+        return iris_fail(IRIS_EARG, "image fit: max side %d or byte cap %zu too small", max_side,
+                         max_bytes);
+    return IRIS_OK;
+}
+
+int iris_rag_image_fit_pixels(const iris_image *img, int max_side, size_t max_bytes,
+                              unsigned char **out, size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    int rc = check_fit_args(max_side, max_bytes);
+    if (!rc && (!img || !img->rgb || img->width <= 0 || img->height <= 0))
+        rc = iris_fail(IRIS_EARG, "image fit: no pixels");
+    return rc ? rc : fit_pixels(img, max_side, max_bytes, out, out_len);
+}
+
+int iris_rag_image_fit(const unsigned char *in, size_t in_len, int max_side, size_t max_bytes,
+                       unsigned char **out, size_t *out_len, void *user)
+{
+    *out = NULL;
+    *out_len = 0;
+    int rc = check_fit_args(max_side, max_bytes);
+    if (rc) return rc;
+    iris_image img = {0};
+    iris_decode_opts d = {.min_side = max_side / 2};
+    rc = iris_image_decode(in, in_len, &d, &img);
+    if (rc) return rc;
+    rc = fit_pixels(&img, max_side, max_bytes, out, out_len);
+    iris_image_free(&img);
     return rc;
 }

@@ -228,7 +228,7 @@ static int add_source(builder *b, const iris_rag_source *s, int i, int k)
 {
     iris_rag_prompt *p = b->p;
     iris_llm_part img = {0};
-    int attach = is_image_source(s) && b->o->image_mode == IRIS_RAG_IMAGES_NATIVE &&
+    int attach = is_image_source(s) && !s->no_pixels && b->o->image_mode == IRIS_RAG_IMAGES_NATIVE &&
                  p->n_images < b->o->max_images && b->budget > b->o->image_tokens &&
                  attachable_image(s, b->o, p, &img);
     char head[600];

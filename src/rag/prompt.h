@@ -30,6 +30,7 @@
 #ifndef IRIS_RAG_PROMPT_H
 #define IRIS_RAG_PROMPT_H
 
+#include "iris.h"
 #include "net/llm.h"
 
 #include <stddef.h>
@@ -59,6 +60,8 @@ typedef struct iris_rag_source {
                                  * IRIS_SRC_IMAGE) */
     const char *caption;        /* the image's caption, or NULL */
     const char *ocr;            /* the image's OCR text, or NULL */
+    int no_pixels;              /* an image source sent as text even in native
+                                 * mode (its file changed or is gone) */
     double score;               /* the fused score, for display */
 } iris_rag_source;
 
@@ -77,6 +80,11 @@ typedef int (*iris_rag_image_fit_fn)(const unsigned char *in, size_t in_len, int
  * three quarters of the size, until the result fits. user is unused. */
 int iris_rag_image_fit(const unsigned char *in, size_t in_len, int max_side, size_t max_bytes,
                        unsigned char **out, size_t *out_len, void *user);
+
+/* The same from pixels (a PDF figure cut from its page): downscale, then
+ * JPEG until it fits. */
+int iris_rag_image_fit_pixels(const iris_image *img, int max_side, size_t max_bytes,
+                              unsigned char **out, size_t *out_len);
 
 typedef struct iris_rag_prompt_opts {
     int image_mode;         /* IRIS_RAG_IMAGES_*; default from cfg->vision */

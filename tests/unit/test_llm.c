@@ -419,6 +419,30 @@ static void test_cancel_from_delta_callback(void)
     fx_end();
 }
 
+/* The cancel poll gets the caller's user pointer (the one on_delta gets);
+ * it cancels once the request has had time to reach the server. */
+static double cancel_t0;
+
+static int cancel_when_told(void *user)
+{
+    collector *c = user;
+    return c->stop_after == -1 && now_s() - cancel_t0 > 0.3;
+}
+
+static void test_cancel_poll_gets_callers_pointer(void)
+{
+    fx_begin(IRIS_LLM_OPENAI, 0, 1);
+    llm_server_script("{'steps': [{'fault': 'stall', 'delay': 2, 'reply': {'text': 'a b'}}]}");
+    iris_llm_reply_free(&fx.r);
+    memset(&fx.col, 0, sizeof fx.col);
+    fx.col.stop_after = -1;
+    cancel_t0 = now_s();
+    CHECK_FAILS(iris_llm_chat(&fx.cfg, &fx.c.req, NULL, cancel_when_told, &fx.col, &fx.r),
+                IRIS_ECANCELLED, "cancelled");
+    fx.col.stop_after = 0;
+    fx_end();
+}
+
 static void test_refused_connection_and_unconfigured(void)
 {
     iris_llm_config cfg;
@@ -457,6 +481,7 @@ int main(void)
     RUN(test_wrong_content_type_and_giant_reply);
     RUN(test_stream_fallbacks_and_error_events);
     RUN(test_cancel_from_delta_callback);
+    RUN(test_cancel_poll_gets_callers_pointer);
     RUN(test_refused_connection_and_unconfigured);
     llm_server_stop();
     return test_summary();
