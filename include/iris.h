@@ -478,6 +478,71 @@ void iris_answer_free(iris_answer *answer);
  * `iris ask --json` and the server (docs/rag.md); question may be NULL. */
 int iris_answer_json(const iris_answer *answer, const char *question, char **json);
 
+/* ------------------------------------------------------------ captions */
+
+/* Describes indexed images with a vision model ([vlm], or [vlm_strong] for
+ * small sets; IRIS_VLM_* variables; docs/rag.md) and stores each caption
+ * as a caption item of its image: BM25-indexed and embedded with CLIP's
+ * text tower, so that text in images and descriptions in any language
+ * become searchable. Captions are cached by (content SHA-256, model,
+ * prompt): an image is never described twice by the same model and
+ * prompt, wherever its file moves. */
+
+typedef struct iris_caption_report {
+    /* The plan, known before the first request. */
+    char model[256];      /* the model that describes */
+    char plan[512];       /* the plan in words: counts, model, time, cost, why */
+    int n_images;         /* images in scope */
+    int n_have;           /* already with a caption (left alone) */
+    int n_reuse;          /* without one, but cached for this model: no request */
+    int n_todo;           /* to describe in this run */
+    int n_deferred;       /* left for a later run by the per-run limits */
+    double est_seconds;   /* -1: unknown until the first image */
+    double est_cost;      /* in the prices' currency; 0 for a free model */
+    /* The run. */
+    int n_described;      /* described by the model and stored */
+    int n_reused;         /* stored from the cache */
+    int n_failed;         /* could not be described (see the progress events) */
+    double seconds;       /* wall time of the run */
+    double cost;          /* spent, by the model's prices */
+    char stopped[256];    /* why the run ended before its plan, "" if it did not */
+} iris_caption_report;
+
+typedef struct iris_caption_event {
+    const char *path;     /* the image */
+    const char *caption;  /* NULL if it failed */
+    int status;           /* IRIS_OK, or why it failed */
+    const char *error;    /* the failure's message, or NULL */
+    int cached;           /* taken from the cache, without a request */
+    int done, total;      /* images handled so far, of this run's */
+    double eta_seconds;   /* for the rest; -1 unknown */
+} iris_caption_event;
+
+typedef struct iris_caption_opts {
+    const char *const *paths; /* files or folders; n_paths = 0: every image */
+    int n_paths;
+    int recaption;        /* also replace captions made by other models or prompts */
+    int dry_run;          /* plan only: no request, nothing written */
+    const char *config;   /* configuration file; NULL = the default one */
+    /* Called with the plan before the first request; returning 0 stops the
+     * run there (IRIS_ECANCELLED). NULL: go ahead. */
+    int (*confirm)(const iris_caption_report *plan, void *user);
+    /* Called after each image. May be NULL. */
+    void (*progress)(const iris_caption_event *event, void *user);
+    /* Polled between images; non-zero stops the run (IRIS_ECANCELLED). */
+    int (*cancel)(void *user);
+    void *user;
+} iris_caption_opts;
+
+/* Captions the images in scope that have none (see recaption). An image
+ * that fails (unreadable, changed since indexing, refused by the model) is
+ * reported and skipped; three failures in a row end the run with the last
+ * one's status (an endpoint that is down). Per-run limits end it cleanly
+ * (status IRIS_OK, report->stopped says which). Every caption is committed
+ * as soon as it arrives: an interrupted run loses nothing it paid for.
+ * report is filled as far as the run got, whatever the status. */
+int iris_caption_images(iris_db *db, const iris_caption_opts *opts, iris_caption_report *report);
+
 #ifdef __cplusplus
 }
 #endif

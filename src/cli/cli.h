@@ -22,4 +22,16 @@ typedef struct cli_command {
 /* Prints "iris <cmd>: <iris_errmsg()>" to stderr and returns CLI_FAIL. */
 int cli_error(const char *cmd, int status);
 
+/* A captioning run over an open index, printed as `iris caption` prints it
+ * (cmd_caption.c); `iris index --caption` calls it with the indexed paths.
+ * Returns the exit status. */
+typedef struct cli_caption_flags {
+    int yes, dry_run, recaption, json;
+    const char *config;
+} cli_caption_flags;
+
+struct iris_db;
+int cli_caption(struct iris_db *db, const char *const *paths, int n_paths,
+                const cli_caption_flags *flags);
+
 #endif

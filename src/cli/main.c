@@ -24,6 +24,7 @@ int cmd_search(int argc, char **argv);   /* cmd_search.c */
 int cmd_similar(int argc, char **argv);  /* cmd_search.c */
 int cmd_classify(int argc, char **argv); /* cmd_classify.c */
 int cmd_ask(int argc, char **argv);      /* cmd_ask.c */
+int cmd_caption(int argc, char **argv);  /* cmd_caption.c */
 
 static const cli_command commands[] = {
     {"help", cmd_help, "show the commands"},
@@ -36,6 +37,7 @@ static const cli_command commands[] = {
     {"similar", cmd_similar, "items similar to an indexed item"},
     {"classify", cmd_classify, "zero-shot classification of images against labels"},
     {"ask", cmd_ask, "answer a question from the index, citing its sources"},
+    {"caption", cmd_caption, "describe indexed images with a vision model (searchable captions)"},
     {"stats", cmd_stats, "what an index holds: files, items by type, model, size"},
 };
 
