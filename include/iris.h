@@ -459,8 +459,10 @@ typedef struct iris_answer {
     int completion_tokens;
     char finish_reason[32]; /* "stop", "length", ... or "" */
     /* Where the time went, milliseconds: query embedding, vector and keyword
-     * lanes, fusion (iris_results), reading sources, building the prompt
-     * (images_ms of it: fitting images), the model, everything. */
+     * lanes, fusion (iris_results), reading the sources back, image bytes
+     * (reading, checking against the index, fitting to the size caps), the
+     * rest of building the prompt, the model call (the request's JSON and
+     * base64 included), everything. */
     double embed_ms, vector_ms, keyword_ms, fuse_ms, sources_ms, prompt_ms, images_ms,
         llm_ms, total_ms;
 } iris_answer;

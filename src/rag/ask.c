@@ -217,7 +217,7 @@ static int build_prompt(const char *question, const iris_llm_config *cfg, const 
     for (int i = 0; i < n; i++) rs[i] = a->srcs.v[i].rs;
     double t0 = now_ms();
     int rc = iris_rag_build_prompt(question, rs, n, &po, p);
-    a->pub.prompt_ms = now_ms() - t0;
+    a->pub.prompt_ms = now_ms() - t0 - ctx->fit_ms; /* fitting is counted with the images */
     a->pub.images_ms += ctx->fit_ms;
     free(rs);
     return rc;
