@@ -24,6 +24,7 @@
  */
 #include "search/db.h"
 #include "synth.h"
+#include "timing.h"
 #include "util/fs.h"
 
 #include <dirent.h>
@@ -41,30 +42,6 @@ static int fail(const char *what)
 {
     fprintf(stderr, "ask_bench: %s: %s\n", what, iris_errmsg());
     return 1;
-}
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-static double cpu_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-static void random_unit(float *v, int dim)
-{
-    double s = 0;
-    for (int k = 0; k < dim; k++) {
-        v[k] = (float)((double)rand() / RAND_MAX - 0.5);
-        s += (double)v[k] * v[k];
-    }
-    for (int k = 0; k < dim; k++) v[k] = (float)(v[k] / sqrt(s));
 }
 
 /* One file with its items; sha NULL: a synthetic content. */
@@ -145,19 +122,6 @@ static int build(iris_db *db, int n, const char *photos, int *n_photos)
 }
 
 /* ---------------------------------------------------------------- runs */
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double pct(double *v, int n, double p)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    int i = (int)ceil(p * n) - 1;
-    return v[i < 0 ? 0 : i];
-}
 
 enum { EMBED, VECTOR, KEYWORD, FUSE, SOURCES, IMAGES, PROMPT, REQUEST, TOTAL, CPU, N_PHASES };
 static const char *const names[N_PHASES] = {"embed", "vector", "keyword", "fuse", "sources",

@@ -20,6 +20,7 @@
  */
 #include "search/db.h"
 #include "synth.h"
+#include "timing.h"
 #include "util/fs.h"
 
 #include <math.h>
@@ -31,28 +32,10 @@
 #define WORDS 60
 #define BATCH 1000
 
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-
 static int fail(const char *what)
 {
     fprintf(stderr, "search_bench: %s: %s\n", what, iris_errmsg());
     return 1;
-}
-
-static void random_unit(float *v, int dim)
-{
-    double s = 0;
-    for (int k = 0; k < dim; k++) {
-        v[k] = (float)rand() / RAND_MAX - 0.5f;
-        s += (double)v[k] * v[k];
-    }
-    for (int k = 0; k < dim; k++) v[k] = (float)(v[k] / sqrt(s));
 }
 
 static int add_item(iris_db *db, int i, int64_t row, int dim, float *vec)
@@ -96,31 +79,9 @@ static int build(iris_db *db, int n)
     return rc;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double pct(double *v, int n, double p)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    int i = (int)ceil(p * n) - 1;
-    return v[i < 0 ? 0 : i];
-}
-
 enum { EMBED, VECTOR, KEYWORD, FUSE, REST, TOTAL, CPU, N_PHASES };
 static const char *const phase_names[N_PHASES] = {"embed", "vector", "keyword", "fuse",
                                                   "details", "total", "cpu"};
-
-/* Process CPU time (all threads): on a shared machine wall time includes
- * waiting for a core, CPU time does not. */
-static double cpu_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
 
 static int run_mode(iris_db *db, int mode, int n_queries)
 {

@@ -22,6 +22,15 @@ typedef struct cli_command {
 /* Prints "iris <cmd>: <iris_errmsg()>" to stderr and returns CLI_FAIL. */
 int cli_error(const char *cmd, int status);
 
+/* Prints "iris <cmd>: " fmt (with one %s for arg), then the command's
+ * usage text, to stderr; returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *usage, const char *fmt, const char *arg);
+/* A whole number within [lo, hi] into *out: 0, or -1 if s is not one. */
+int cli_parse_int(const char *s, long lo, long hi, int *out);
+/* The words joined by single spaces (malloc'ed; NULL without memory):
+ * `iris search red car` and `iris ask how do I ...` need no quotes. */
+char *cli_join_words(int n, char **words);
+
 /* A captioning run over an open index, printed as `iris caption` prints it
  * (cmd_caption.c); `iris index --caption` calls it with the indexed paths.
  * Returns the exit status. */

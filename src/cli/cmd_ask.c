@@ -20,7 +20,6 @@
 #include "cli/cli.h"
 #include "iris.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,27 +53,14 @@ static const char ask_usage[] =
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "iris ask: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", ask_usage);
-    return CLI_USAGE;
-}
-
-static int parse_count(const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
+    return cli_usage_error("ask", ask_usage, fmt, arg);
 }
 
 static int parse_option(ask_args *a, int c, const char *arg)
 {
     switch (c) {
     case 'k':
-        return parse_count(arg, 1, 100, &a->o.k) ? usage_error("-k wants 1 to 100, not '%s'", arg) : 0;
+        return cli_parse_int(arg, 1, 100, &a->o.k) ? usage_error("-k wants 1 to 100, not '%s'", arg) : 0;
     case 't':
         return iris_modality_mask(arg, &a->o.modalities) ? (cli_error("ask", IRIS_EARG), CLI_USAGE) : 0;
     case 'p': a->o.path_glob = arg; return 0;
@@ -86,7 +72,7 @@ static int parse_option(ask_args *a, int c, const char *arg)
         else return usage_error("--images wants native or text, not '%s'", arg);
         return 0;
     case 'I':
-        return parse_count(arg, 1, 64, &a->o.max_images)
+        return cli_parse_int(arg, 1, 64, &a->o.max_images)
                    ? usage_error("--max-images wants 1 to 64, not '%s'", arg) : 0;
     case 'S': a->o.no_stream = 1; return 0;
     case 'j': a->json = 1; return 0;
@@ -168,15 +154,6 @@ static int print_json(const iris_answer *a, const char *question)
     return IRIS_OK;
 }
 
-static char *join_words(int n, char **words)
-{
-    size_t len = 1;
-    for (int i = 0; i < n; i++) len += strlen(words[i]) + 1;
-    char *s = calloc(1, len);
-    for (int i = 0; s && i < n; i++) strcat(strcat(s, i ? " " : ""), words[i]);
-    return s;
-}
-
 static int run_ask(ask_args *a, const char *question)
 {
     iris_db *db = NULL;
@@ -209,7 +186,7 @@ int cmd_ask(int argc, char **argv)
     int rc = parse_args(&a, argc, argv);
     if (rc) return rc < 0 ? CLI_OK : rc;
     if (optind >= argc) return usage_error("no question given%s", "");
-    char *question = join_words(argc - optind, argv + optind);
+    char *question = cli_join_words(argc - optind, argv + optind);
     if (!question) return cli_error("ask", IRIS_ENOMEM);
     rc = run_ask(&a, question);
     free(question);

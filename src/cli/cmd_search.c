@@ -20,7 +20,6 @@
 #include "iris.h"
 
 #include <cJSON.h>
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -57,21 +56,7 @@ static const char search_usage[] =
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
 {
-    fprintf(stderr, "iris %s: ", cmd);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", search_usage);
-    return CLI_USAGE;
-}
-
-/* A whole non-negative number within [lo, hi]. */
-static int parse_int(const char *s, long lo, long hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
+    return cli_usage_error(cmd, search_usage, fmt, arg);
 }
 
 static int parse_option(search_args *a, int c, const char *arg)
@@ -82,7 +67,7 @@ static int parse_option(search_args *a, int c, const char *arg)
         return 0;
     case 'p': a->q.path_glob = arg; return 0;
     case 'k':
-        return parse_int(arg, 1, 10000, &a->q.k) ? usage_error(a->cmd, "-k wants 1 to 10000, not '%s'", arg) : 0;
+        return cli_parse_int(arg, 1, 10000, &a->q.k) ? usage_error(a->cmd, "-k wants 1 to 10000, not '%s'", arg) : 0;
     case 's': {
         char *end;
         a->q.min_score = strtod(arg, &end);
@@ -93,9 +78,9 @@ static int parse_option(search_args *a, int c, const char *arg)
     case 'M':
         return iris_mode_parse(arg, &a->q.mode) ? (cli_error(a->cmd, IRIS_EARG), CLI_USAGE) : 0;
     case 'r':
-        return parse_int(arg, 1, 1000000, &a->q.rrf_k) ? usage_error(a->cmd, "--rrf-k wants a positive whole number, not '%s'", arg) : 0;
+        return cli_parse_int(arg, 1, 1000000, &a->q.rrf_k) ? usage_error(a->cmd, "--rrf-k wants a positive whole number, not '%s'", arg) : 0;
     case 'D':
-        return parse_int(arg, 1, 10000, &a->q.depth) ? usage_error(a->cmd, "--depth wants 1 to 10000, not '%s'", arg) : 0;
+        return cli_parse_int(arg, 1, 10000, &a->q.depth) ? usage_error(a->cmd, "--depth wants 1 to 10000, not '%s'", arg) : 0;
     case 'K': a->q.keep_source = 1; return 0;
     case 'j': a->json = 1; return 0;
     case 'd': a->db = arg; return 0;
@@ -224,15 +209,6 @@ static void print_text(const iris_results *r)
 
 /* ------------------------------------------------------------------ run */
 
-static char *join_words(int n, char **words)
-{
-    size_t len = 1;
-    for (int i = 0; i < n; i++) len += strlen(words[i]) + 1;
-    char *s = calloc(1, len);
-    for (int i = 0; s && i < n; i++) strcat(strcat(s, i ? " " : ""), words[i]);
-    return s;
-}
-
 static int run_search(search_args *a)
 {
     if (!a->json && isatty(1)) {
@@ -261,7 +237,7 @@ int cmd_search(int argc, char **argv)
     if (!a.image && optind >= argc) return usage_error(a.cmd, "nothing to search for%s", "");
     if (a.image) {
         a.q.image_path = a.image;
-    } else if (!(a.q.text = a.text = join_words(argc - optind, argv + optind))) {
+    } else if (!(a.q.text = a.text = cli_join_words(argc - optind, argv + optind))) {
         return cli_error(a.cmd, IRIS_ENOMEM);
     }
     rc = run_search(&a);

@@ -4,7 +4,9 @@
 #include "cli/cli.h"
 #include "iris.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int cmd_version(int argc, char **argv)
@@ -57,6 +59,33 @@ int cli_error(const char *cmd, int status)
     const char *msg = iris_errmsg();
     fprintf(stderr, "iris %s: %s\n", cmd, msg[0] ? msg : iris_strerror(status));
     return CLI_FAIL;
+}
+
+int cli_usage_error(const char *cmd, const char *usage, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "iris %s: ", cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n%s", usage);
+    return CLI_USAGE;
+}
+
+int cli_parse_int(const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+char *cli_join_words(int n, char **words)
+{
+    size_t len = 1;
+    for (int i = 0; i < n; i++) len += strlen(words[i]) + 1;
+    char *s = calloc(1, len);
+    for (int i = 0; s && i < n; i++) strcat(strcat(s, i ? " " : ""), words[i]);
+    return s;
 }
 
 int main(int argc, char **argv)

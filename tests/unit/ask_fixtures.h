@@ -23,7 +23,9 @@
 #include "search/db.h"
 #include "util/fs.h"
 
+#include <libgen.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
 
 static char axf_dir[64];
 static int64_t axf_model_row;
@@ -167,6 +169,31 @@ static inline int64_t axf_items(iris_db *db)
     iris_stats s;
     CHECK_OK(iris_db_stats(db, &s));
     return s.items;
+}
+
+/* The iris binary beside the test binaries (build/tests/x -> build/iris). */
+static char axf_iris_bin[512];
+
+static inline void axf_find_cli(const char *argv0)
+{
+    char *self = strdup(argv0);
+    snprintf(axf_iris_bin, sizeof axf_iris_bin, "%s/../iris", self ? dirname(self) : ".");
+    free(self);
+}
+
+/* Runs `iris CMD --db INDEX ARGS` (stdin from /dev/null, stderr joined to
+ * stdout into out); returns its exit status. */
+static inline int axf_run_cli(const char *cmd, const char *args, char *out, size_t cap)
+{
+    char line[2048];
+    snprintf(line, sizeof line, "%s %s --db %s %s 2>&1 < /dev/null", axf_iris_bin, cmd,
+             axf_path("index.db"), args);
+    FILE *p = popen(line, "r");
+    CHECK(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static inline void axf_close(iris_db *db)

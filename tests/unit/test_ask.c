@@ -10,12 +10,9 @@
 #include "rag/prompt.h"
 
 #include <cJSON.h>
-#include <libgen.h>
 
 #define QUESTION "How do I reset the printer?"
 #define KEY "SECRET-KEY-4711"
-
-static char iris_bin[512];
 
 typedef struct collected {
     char text[8192];
@@ -425,26 +422,13 @@ static void test_json_format(void)
 
 /* ------------------------------------------------------------ the CLI */
 
-/* Runs `iris ask ARGS` with stderr joined to stdout; returns the exit status. */
-static int run_cli(const char *args, char *out, size_t cap)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s ask --db %s %s 2>&1", iris_bin, axf_path("index.db"), args);
-    FILE *p = popen(cmd, "r");
-    CHECK(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void test_cli(void)
 {
-    if (!test_path_exists(iris_bin)) SKIP("%s is not built", iris_bin);
+    if (!test_path_exists(axf_iris_bin)) SKIP("%s is not built", axf_iris_bin);
     iris_db *db = axf_open();
     static char out[65536];
     /* No model: the extractive answer, then the sources; exit 0. */
-    CHECK_EQ_INT(run_cli("--mode keyword 'How do I reset the printer?'", out, sizeof out), 0);
+    CHECK_EQ_INT(axf_run_cli("ask", "--mode keyword 'How do I reset the printer?'", out, sizeof out), 0);
     CHECK_MSG(strstr(out, "No language model is configured") && strstr(out, "\nSources:\n"),
               "%.900s", out);
     char line[512];
@@ -453,17 +437,19 @@ static void test_cli(void)
     snprintf(line, sizeof line, "%s, page 3 (pdf_text)\n", axf_path("guide.pdf"));
     CHECK_MSG(strstr(out, line), "%.900s", out);
     /* Usage errors: exit 2. */
-    CHECK_EQ_INT(run_cli("", out, sizeof out), 2);
-    CHECK_EQ_INT(run_cli("--images sideways q", out, sizeof out), 2);
-    CHECK_EQ_INT(run_cli("-k 0 q", out, sizeof out), 2);
-    CHECK_EQ_INT(run_cli("--type nonsense q", out, sizeof out), 2);
+    CHECK_EQ_INT(axf_run_cli("ask", "", out, sizeof out), 2);
+    CHECK_EQ_INT(axf_run_cli("ask", "--images sideways q", out, sizeof out), 2);
+    CHECK_EQ_INT(axf_run_cli("ask", "-k 0 q", out, sizeof out), 2);
+    CHECK_EQ_INT(axf_run_cli("ask", "--type nonsense q", out, sizeof out), 2);
     if (!llm_server_start()) SKIP("cannot start tests/py/llm_server.py");
     use_server("cli-model", "openai", 0);
     setenv("IRIS_LLM_API_KEY", KEY, 1);
     /* --json: the answer, sources and citations in one object. */
     llm_server_script("{'steps': [{'expect': {'auth': 'Bearer " KEY "', 'stream': true}, "
                       "'reply': {'text': 'Hold it [1] [5].', 'chunks': 3}}]}");
-    CHECK_MSG(run_cli("--json --mode keyword -k 3 How do I reset the printer", out, sizeof out) == 0, "%.900s", out);
+    int rc = axf_run_cli("ask", "--json --mode keyword -k 3 How do I reset the printer", out,
+                         sizeof out);
+    CHECK_MSG(rc == 0, "%.900s", out);
     llm_server_verify();
     cJSON *o = cJSON_Parse(out);
     CHECK_MSG(o, "%.900s", out);
@@ -474,13 +460,13 @@ static void test_cli(void)
     cJSON_Delete(o);
     /* Streamed: the answer as it came, then the sources and a note on [5]. */
     llm_server_script("{'steps': [{'reply': {'text': 'Hold it [1] [5].', 'chunks': 3}}]}");
-    CHECK_EQ_INT(run_cli("--mode keyword -k 3 How do I reset the printer", out, sizeof out), 0);
+    CHECK_EQ_INT(axf_run_cli("ask", "--mode keyword -k 3 How do I reset the printer", out, sizeof out), 0);
     CHECK_MSG(!strncmp(out, "Hold it [1] [5].\n", 17) && strstr(out, "\nSources:\n  [1] ") &&
               strstr(out, "cites [5], which is not among the 3 sources"), "%.900s", out);
     /* A refused key: exit 1, the server's words, never the key. */
     llm_server_script("{'steps': [{'fault': 'status', 'status': 401, 'message': 'bad key "
                       "{auth}'}]}");
-    CHECK_EQ_INT(run_cli("--mode keyword q printer", out, sizeof out), 1);
+    CHECK_EQ_INT(axf_run_cli("ask", "--mode keyword q printer", out, sizeof out), 1);
     CHECK_MSG(strstr(out, "401") && !strstr(out, KEY), "%.900s", out);
     unsetenv("IRIS_LLM_API_KEY");
     llm_server_verify();
@@ -489,9 +475,7 @@ static void test_cli(void)
 
 int main(int argc, char **argv)
 {
-    char *self = strdup(argv[0]);
-    snprintf(iris_bin, sizeof iris_bin, "%s/../iris", dirname(self));
-    free(self);
+    axf_find_cli(argv[0]);
     RUN(test_extractive_without_model);
     RUN(test_native_images_and_citations_openai);
     RUN(test_text_mode_ollama_uses_captions);

@@ -9,11 +9,8 @@
 #include "llm_server.h"
 
 #include <cJSON.h>
-#include <libgen.h>
 
 #define ZH "\xe6\x96\x91\xe9\xa9\xac\xe7\x8b\xac\xe8\xa7\x92\xe5\x85\xbd" /* 斑马独角兽 */
-
-static char iris_bin[512];
 
 static void use_vlm(const char *model)
 {
@@ -286,48 +283,35 @@ static void test_confirm_cancel_and_bad_input(void)
 
 /* ------------------------------------------------------------ the CLI */
 
-static int run_cli(const char *args, char *out, size_t cap)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s caption --db %s %s 2>&1 < /dev/null", iris_bin,
-             axf_path("index.db"), args);
-    FILE *p = popen(cmd, "r");
-    CHECK(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void test_cli(void)
 {
-    if (!test_path_exists(iris_bin)) SKIP("%s is not built", iris_bin);
+    if (!test_path_exists(axf_iris_bin)) SKIP("%s is not built", axf_iris_bin);
     if (!llm_server_start()) SKIP("cannot start tests/py/llm_server.py");
     iris_db *db = axf_open();
     iris_db_close(db); /* the CLI writes; no second writer open here */
     static char out[16384];
-    CHECK_EQ_INT(run_cli("--bogus", out, sizeof out), 2);
-    CHECK_EQ_INT(run_cli("", out, sizeof out), 1); /* no model configured */
+    CHECK_EQ_INT(axf_run_cli("caption", "--bogus", out, sizeof out), 2);
+    CHECK_EQ_INT(axf_run_cli("caption", "", out, sizeof out), 1); /* no model configured */
     CHECK_MSG(strstr(out, "IRIS_VLM_URL"), "%.900s", out);
     use_vlm("cli-vlm");
     /* A paid model, not on a terminal, without --yes: refused before any request. */
     setenv("IRIS_VLM_PRICE_IN", "5", 1);
     llm_server_script("{'steps': []}");
-    CHECK_EQ_INT(run_cli("all", out, sizeof out), 1);
+    CHECK_EQ_INT(axf_run_cli("caption", "all", out, sizeof out), 1);
     CHECK_MSG(strstr(out, "Captioning 2 of 2 images") && strstr(out, "--yes"), "%.900s", out);
-    CHECK_EQ_INT(run_cli("--dry-run", out, sizeof out), 0);
+    CHECK_EQ_INT(axf_run_cli("caption", "--dry-run", out, sizeof out), 0);
     CHECK_MSG(strstr(out, "in model fees"), "%.900s", out);
     llm_server_verify();
     /* --yes: the run, one line an image, a summary; a failure makes it partial (3). */
     llm_server_script("{'steps': [{'reply': {'text': 'a blue disc'}}, {'fault': 'status', "
                       "'status': 400, 'message': 'no'}]}");
-    CHECK_EQ_INT(run_cli("--yes", out, sizeof out), 3);
+    CHECK_EQ_INT(axf_run_cli("caption", "--yes", out, sizeof out), 3);
     char line[512];
     snprintf(line, sizeof line, "[1/2] %s: a blue disc\n", axf_path("disc.png"));
     CHECK_MSG(strstr(out, line) && strstr(out, "failed: ") &&
               strstr(out, "Described 1 image, 0 from the cache, 1 failed"), "%.900s", out);
     llm_server_script("{'steps': [{'reply': {'text': 'a red card'}}]}");
-    CHECK_EQ_INT(run_cli("--yes --json", out, sizeof out), 0);
+    CHECK_EQ_INT(axf_run_cli("caption", "--yes --json", out, sizeof out), 0);
     llm_server_verify();
     cJSON *o = cJSON_Parse(strrchr(out, '{'));
     CHECK_MSG(o, "%.900s", out);
@@ -342,9 +326,7 @@ static void test_cli(void)
 
 int main(int argc, char **argv)
 {
-    char *self = strdup(argv[0]);
-    snprintf(iris_bin, sizeof iris_bin, "%s/../iris", dirname(self));
-    free(self);
+    axf_find_cli(argv[0]);
     RUN(test_captions_make_images_findable_once);
     RUN(test_strong_model_for_small_sets_and_limits);
     RUN(test_faults_skip_images_and_keep_the_index);
