@@ -217,6 +217,16 @@ static const char *known_unsupported(const uint8_t *p, size_t n)
     return NULL;
 }
 
+const char *media_image_format(const uint8_t *p, size_t n)
+{
+    media_decoder d = sniff(p, n);
+    return d == media_decode_jpeg ? "jpeg" : d == media_decode_png ? "png"
+         : d == media_decode_gif  ? "gif"  : d == media_decode_webp ? "webp"
+         : d == media_decode_bmp  ? "bmp"  : d == media_decode_tiff ? "tiff" : NULL;
+}
+
+const char *media_image_unsupported(const uint8_t *p, size_t n) { return known_unsupported(p, n); }
+
 static int decode(const uint8_t *p, size_t n, const iris_decode_opts *opts, const char *name,
                   iris_image *out)
 {

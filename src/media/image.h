@@ -68,4 +68,11 @@ int media_xmp_orientation(const uint8_t *p, size_t n);
  * than 2..8 leave the image as it is. */
 int media_apply_orientation(const media_ctx *ctx, iris_image *img, int o);
 
+/* For callers that sort files by their bytes (the indexer): the format
+ * name ("jpeg", "png", "gif", "webp", "bmp", "tiff") of data that starts
+ * like an image iris decodes, else NULL; and the name of an image format
+ * recognised but not decoded ("HEIF/HEIC", "AVIF", ...), else NULL. */
+const char *media_image_format(const uint8_t *p, size_t n);
+const char *media_image_unsupported(const uint8_t *p, size_t n);
+
 #endif

@@ -175,6 +175,16 @@ int store_prune_unseen(store *st, const char *const *roots, int n_roots, int64_t
 /* Removes the file at path, or every file under the folder path. */
 int store_remove(store *st, const char *path, int64_t *removed);
 
+/* Files under root (the rule of store_prune_unseen) not seen since
+ * store_scan_begin, in path order: fn(user, path, content_id or 0) for
+ * each; fn returning non-zero stops the walk with that value. An indexer
+ * calls this before pruning to tell moved files from deleted ones. */
+typedef int (*store_unseen_fn)(void *user, const char *path, int64_t content_id);
+int store_unseen_each(store *st, const char *root, store_unseen_fn fn, void *user);
+/* Marks every file under root as seen in the current scan (a folder that
+ * could not be read this time keeps what it held). *kept may be NULL. */
+int store_keep_under(store *st, const char *root, int64_t *kept);
+
 /* Metadata title of a content (PDF title); searchable with the file names. */
 int store_content_set_title(store *st, int64_t content_id, const char *title);
 /* Records resume progress (e.g. pages stored) of a pending content. */
