@@ -263,7 +263,114 @@ int iris_db_stats(iris_db *db, iris_stats *out);
  * instead of rebuilding it. A no-op for an index nothing was indexed into. */
 int iris_db_ann_sync(iris_db *db, int rebuild);
 
-/* [ingest, issue 3: iris_index_paths() / iris_remove_path() go here] */
+/* ------------------------------------------------ indexing (ingest) --- */
+
+/* Why a file or folder was not indexed (iris_index_summary.skipped_by). */
+enum {
+    IRIS_SKIP_UNREADABLE = 0, /* permission, I/O error, vanished, broken link */
+    IRIS_SKIP_SPECIAL = 1,    /* not a regular file (FIFO, socket, device) */
+    IRIS_SKIP_LOOP = 2,       /* a symbolic link leading back into the walk */
+    IRIS_SKIP_EMPTY = 3,      /* zero bytes */
+    IRIS_SKIP_CORRUPT = 4,    /* corrupt or truncated (IRIS_EFORMAT) */
+    IRIS_SKIP_UNSUPPORTED = 5,/* encrypted PDF, HEIC, binary "text" ... */
+    IRIS_SKIP_TOO_LARGE = 6,  /* over a limit: pixels, bytes, memory */
+    IRIS_SKIP_OTHER = 7       /* any other failure (the message says) */
+};
+#define IRIS_N_SKIP 8
+/* "unreadable", "special", "loop", "empty", "corrupt", "unsupported",
+ * "too-large", "other". */
+const char *iris_skip_name(int reason);
+
+/* What happened to the file, for the log callback. */
+enum {
+    IRIS_LOG_SKIP = 0,   /* not indexed; reason is an IRIS_SKIP_* */
+    IRIS_LOG_WARN = 1,   /* indexed, but part of it failed (a PDF page) */
+    IRIS_LOG_INFO = 2    /* indexed / unchanged / moved / removed (verbose) */
+};
+
+typedef struct iris_index_progress {
+    int phase;            /* 0 walking, 1 indexing, 2 pruning, 3 done */
+    int64_t files_found;  /* files the walk found so far (final once phase > 0) */
+    int64_t files_done;   /* of those, finished (whatever the outcome) */
+    int64_t files_todo;   /* files that need decoding (changed or new) */
+    int64_t todo_done;    /* of those, finished */
+    int64_t items_added;
+    int64_t pages_done;   /* PDF pages extracted so far */
+    double elapsed_s;
+    const char *path;     /* the file last finished, raw bytes (may be NULL) */
+} iris_index_progress;
+
+typedef struct iris_index_opts {
+    int ocr;              /* 1: OCR image files too (photos, screenshots) */
+    int pdf_ocr;          /* text-less PDF pages rendered and OCR'd: 0 = on, -1 = off */
+    int pdf_figures;      /* raster figures of PDFs embedded as images: 0 = on, -1 = off */
+    int hidden;           /* 1: walk hidden files and folders (names starting with .) */
+    int jobs;             /* decoding threads; 0 = half the cores (at least 1) */
+    int batch;            /* images per encode batch; 0 = 16 */
+    uint64_t max_pixels;  /* image pixel cap; 0 = IRIS_DEFAULT_MAX_PIXELS */
+    int64_t max_text_bytes; /* text files larger than this are skipped; 0 = 64 MiB */
+    int no_prune;         /* 1: keep index entries of files gone from the roots */
+    /* Called on the calling thread, after each committed batch and at each
+     * phase change. */
+    void (*progress)(const iris_index_progress *p, void *user);
+    /* Called on the calling thread for each file skipped or warned about
+     * (and, with verbose, each file indexed); path is raw bytes. */
+    void (*log)(int what, int reason, const char *path, const char *message, void *user);
+    void *user;
+    int verbose;
+    /* Set non-zero (from a signal handler or another thread) to stop: the
+     * batch being encoded is dropped, what was committed stays, the call
+     * returns IRIS_ECANCELLED and the next run resumes. */
+    const volatile int *cancel;
+} iris_index_opts;
+
+typedef struct iris_index_summary {
+    /* Files, by outcome (each file found counts once). */
+    int64_t files_found;
+    int64_t added;        /* new paths */
+    int64_t updated;      /* known paths whose content changed */
+    int64_t moved;        /* new paths holding the content of a path that vanished */
+    int64_t unchanged;    /* same size and mtime, or same SHA-256 */
+    int64_t skipped;      /* could not be indexed (sum of skipped_by) */
+    int64_t skipped_by[IRIS_N_SKIP];
+    int64_t ignored;      /* not an image, PDF, text or Markdown file */
+    int64_t removed;      /* index entries of files gone from the roots */
+    /* Work done: a run over an unchanged tree has all of these at 0. */
+    int64_t files_hashed;
+    int64_t files_decoded;   /* images, PDFs and texts opened for content */
+    int64_t items_encoded;   /* items whose vector was computed */
+    int64_t images_encoded;  /* through the vision tower */
+    int64_t texts_encoded;   /* text windows through the text tower */
+    int64_t items_added;
+    int64_t pdf_pages;       /* PDF pages extracted */
+    int64_t pages_failed;    /* PDF pages that could not be read (logged) */
+    int64_t ocr_runs;        /* images or pages OCR'd */
+    int64_t bytes_read;
+    /* Time, seconds: wall clock of the whole call and of its phases; decode
+     * is summed over the decoding threads (so it may exceed total). */
+    double total_s, walk_s, decode_s, encode_s, store_s, wait_s;
+    int jobs;                /* decoding threads used */
+} iris_index_summary;
+
+/* Indexes files and folders (recursively): images (JPEG, PNG, WebP, GIF,
+ * BMP, TIFF; found by their bytes), PDFs (page text in chunks, figures,
+ * OCR of scanned pages), plain text and Markdown (.txt .md ...). Files
+ * whose size and mtime are unchanged are not read again; content is keyed
+ * by SHA-256, so a moved or copied file reuses what is stored; files gone
+ * from these roots are removed from the index. Every batch commits
+ * atomically, so a run that is killed loses nothing committed and the next
+ * run continues where it stopped. Records the model on the first run.
+ * summary (may be NULL) is filled even when the call fails. Returns IRIS_OK
+ * also when some files were skipped (summary->skipped says how many).
+ * docs/indexing.md has the details. opts may be NULL. */
+int iris_index_paths(iris_db *db, const char *const *paths, int n, const iris_index_opts *opts,
+                     iris_index_summary *summary);
+
+/* Removes a file, or every file under a folder, from the index (their
+ * items go with them unless another file holds the same content). The
+ * path is resolved like iris_index_paths() resolves roots; files need not
+ * exist any more. *removed (may be NULL) receives the number of files. */
+int iris_remove_path(iris_db *db, const char *path, int64_t *removed);
 
 /* ==================================================== search (issue 3) === */
 

@@ -22,6 +22,8 @@ int cmd_tokenize(int argc, char **argv); /* cmd_model.c */
 int cmd_stats(int argc, char **argv);    /* cmd_stats.c */
 int cmd_embed(int argc, char **argv);      /* cmd_embed.c */
 int cmd_similarity(int argc, char **argv); /* cmd_embed.c */
+int cmd_index(int argc, char **argv);      /* cmd_index.c */
+int cmd_remove(int argc, char **argv);     /* cmd_index.c */
 int cmd_search(int argc, char **argv);   /* cmd_search.c */
 int cmd_similar(int argc, char **argv);  /* cmd_search.c */
 int cmd_classify(int argc, char **argv); /* cmd_classify.c */
@@ -35,6 +37,8 @@ static const cli_command commands[] = {
     {"tokenize", cmd_tokenize, "print the CLIP token ids of a text"},
     {"embed", cmd_embed, "CLIP embeddings of texts and images, as JSON"},
     {"similarity", cmd_similarity, "zero-shot scores: cosines, logits and probabilities"},
+    {"index", cmd_index, "index images, PDFs, text and Markdown under folders (incremental)"},
+    {"remove", cmd_remove, "remove files or folders from an index"},
     {"search", cmd_search, "find images and passages by text or by an example image"},
     {"similar", cmd_similar, "items similar to an indexed item"},
     {"classify", cmd_classify, "zero-shot classification of images against labels"},

@@ -1,0 +1,366 @@
+/*
+ * cmd_index.c - `iris index PATH...` and `iris remove PATH...`.
+ *
+ * Output: skipped files and warnings on stderr as they happen ("skip
+ * PATH: reason"); progress on stderr - a bar redrawn in place on a
+ * terminal, a plain line every few seconds otherwise; the summary on
+ * stdout (or one JSON object with --json). File names are printed with
+ * bytes that are not UTF-8, and control characters, escaped as \xNN, so
+ * a hostile name cannot move the cursor or forge a line.
+ *
+ * Exit status (cli.h): 0 everything indexed, 3 some inputs skipped,
+ * 1 failure (index locked, model mismatch, cancelled, ...), 2 usage.
+ *
+ * Ctrl-C stops at the next batch boundary (what is committed stays; the
+ * next run resumes); a second Ctrl-C kills at once, which is safe too.
+ *
+ * Tesseract's OpenMP runtime reads OMP_THREAD_LIMIT only when the process
+ * starts, and oversubscribes small machines badly without it (docs/
+ * store.md, OCR), so `index` re-executes itself once with it set to 1;
+ * parallelism comes from the decoding threads instead.
+ */
+#include "cli/cli.h"
+#include "iris.h"
+
+#include <cJSON.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: iris index [options] PATH...\n"
+    "  Indexes images, PDFs, text and Markdown files under each PATH (recursively).\n"
+    "  --db PATH        the index (default ./.iris/index.db)\n"
+    "  --model M        CLIP model folder, GGUF file or known name (recorded on first run;\n"
+    "                   later runs use the index's model)\n"
+    "  --ocr            also OCR image files (photos, screenshots)\n"
+    "  --no-pdf-ocr     do not OCR PDF pages that have no text layer\n"
+    "  --no-figures     do not embed the images inside PDFs\n"
+    "  --hidden         include hidden files and folders (names starting with .)\n"
+    "  --no-prune       keep index entries of files that are gone\n"
+    "  --jobs N         decoding threads (default: half the cores)\n"
+    "  --threads N      threads per CLIP encode (default: all cores)\n"
+    "  --batch N        images per encode batch (default 16)\n"
+    "  --max-pixels N   skip images larger than N pixels (default 178956970)\n"
+    "  --rebuild-ann    rebuild the vector index file from scratch at the end\n"
+    "  -q, --quiet      no progress and no summary\n"
+    "  -v, --verbose    also list every file indexed, moved or removed\n"
+    "  --json           the summary as one JSON object\n";
+
+static const char remove_usage[] =
+    "usage: iris remove [--db PATH] PATH...\n"
+    "  Removes files, or everything under folders, from the index.\n";
+
+/* Writes s with non-UTF-8 bytes and control characters escaped. */
+static void put_safe(FILE *f, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3
+              : (*p & 0xF8) == 0xF0 ? 4 : 0;
+        int ok = n > 0 && !(n == 1 && (*p < 0x20 || *p == 0x7F));
+        for (int i = 1; ok && i < n; i++) ok = (p[i] & 0xC0) == 0x80;
+        if (ok && n == 2) ok = *p >= 0xC2;
+        if (ok && n == 3) ok = !(*p == 0xE0 && p[1] < 0xA0) && !(*p == 0xED && p[1] >= 0xA0);
+        if (ok && n == 4) ok = *p <= 0xF4 && !(*p == 0xF0 && p[1] < 0x90) && !(*p == 0xF4 && p[1] >= 0x90);
+        if (!ok) {
+            fprintf(f, "\\x%02x", *p++);
+            continue;
+        }
+        fwrite(p, 1, (size_t)n, f);
+        p += n;
+    }
+}
+
+/* ------------------------------------------------------------ progress */
+
+typedef struct ui {
+    int quiet, tty, json;
+    double last;    /* when progress was last drawn */
+    int drawn;      /* a bar is on the terminal line */
+    int phase;      /* of the last progress call */
+    int64_t skipped_lines;
+} ui;
+
+static double mono(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static void clear_bar(ui *u)
+{
+    if (u->drawn) fputs("\r\033[K", stderr);
+    u->drawn = 0;
+}
+
+static void on_log(int what, int reason, const char *path, const char *msg, void *user)
+{
+    ui *u = user;
+    clear_bar(u);
+    if (what == IRIS_LOG_SKIP) fprintf(stderr, "skip (%s) ", iris_skip_name(reason));
+    else if (what == IRIS_LOG_WARN) fputs("warning ", stderr);
+    else fputs("  ", stderr);
+    put_safe(stderr, path);
+    fputs(": ", stderr);
+    put_safe(stderr, msg);
+    fputc('\n', stderr);
+}
+
+static void fmt_eta(double s, char *buf, size_t cap)
+{
+    if (s < 0 || s > 360000) snprintf(buf, cap, "--:--");
+    else if (s >= 3600) snprintf(buf, cap, "%d:%02d:%02d", (int)s / 3600, (int)s / 60 % 60, (int)s % 60);
+    else snprintf(buf, cap, "%d:%02d", (int)s / 60, (int)s % 60);
+}
+
+static void on_progress(const iris_index_progress *p, void *user)
+{
+    ui *u = user;
+    double t = mono();
+    int fresh_phase = p->phase != u->phase;
+    u->phase = p->phase;
+    if (u->quiet || (!fresh_phase && t - u->last < (u->tty ? 0.2 : 5.0))) return;
+    u->last = t;
+    if (p->phase == 0) {
+        if (u->tty) {
+            fprintf(stderr, "\r\033[Kscanning: %lld files found", (long long)p->files_found);
+            u->drawn = 1;
+        }
+        return;
+    }
+    if (p->phase >= 2 || !p->files_todo) {
+        clear_bar(u);
+        return;
+    }
+    double rate = p->elapsed_s > 0 ? p->todo_done / p->elapsed_s : 0;
+    char eta[32];
+    fmt_eta(rate > 0 ? (p->files_todo - p->todo_done) / rate : -1, eta, sizeof eta);
+    if (u->tty) {
+        int width = 24, fill = p->files_todo ? (int)(width * p->todo_done / p->files_todo) : width;
+        char bar[32];
+        for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+        bar[width] = '\0';
+        fprintf(stderr, "\r\033[K[%s] %lld/%lld files  %.1f files/s  ETA %s  %lld items", bar,
+                (long long)p->todo_done, (long long)p->files_todo, rate, eta,
+                (long long)p->items_added);
+        if (p->pages_done) fprintf(stderr, "  %lld pages", (long long)p->pages_done);
+        u->drawn = 1;
+    } else {
+        fprintf(stderr, "indexing: %lld/%lld files to read, %.1f files/s, ETA %s, %lld items\n",
+                (long long)p->todo_done, (long long)p->files_todo, rate, eta,
+                (long long)p->items_added);
+    }
+}
+
+/* ------------------------------------------------------------- summary */
+
+static void print_text(const iris_index_summary *s)
+{
+    int jobs = s->jobs;
+    printf("%lld files found in %.1f s: %lld added, %lld updated, %lld moved, %lld removed, "
+           "%lld unchanged\n",
+           (long long)s->files_found, s->total_s, (long long)s->added, (long long)s->updated,
+           (long long)s->moved, (long long)s->removed, (long long)s->unchanged);
+    if (s->skipped) {
+        printf("skipped %lld:", (long long)s->skipped);
+        for (int r = 0, sep = 0; r < IRIS_N_SKIP; r++)
+            if (s->skipped_by[r])
+                printf("%s %lld %s", sep++ ? "," : "", (long long)s->skipped_by[r], iris_skip_name(r));
+        printf("\n");
+    }
+    if (s->ignored) printf("ignored %lld (not images, PDFs, text or Markdown)\n", (long long)s->ignored);
+    printf("items: %lld added; encoded %lld images and %lld text windows", (long long)s->items_added,
+           (long long)s->images_encoded, (long long)s->texts_encoded);
+    if (s->pdf_pages) printf("; %lld PDF pages", (long long)s->pdf_pages);
+    if (s->pages_failed) printf(" (%lld unreadable)", (long long)s->pages_failed);
+    if (s->ocr_runs) printf("; %lld OCR runs", (long long)s->ocr_runs);
+    printf("\ntime: walk %.2f s, decode %.2f s (%d thread%s), encode %.2f s, store %.2f s\n",
+           s->walk_s, s->decode_s, jobs, jobs == 1 ? "" : "s", s->encode_s, s->store_s);
+}
+
+static void print_json(const iris_index_summary *s, int rc)
+{
+    cJSON *o = cJSON_CreateObject(), *by = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "ok", rc == IRIS_OK);
+    if (rc) cJSON_AddStringToObject(o, "error", iris_errmsg());
+#define NUM(f) cJSON_AddNumberToObject(o, #f, (double)s->f)
+    NUM(files_found), NUM(added), NUM(updated), NUM(moved), NUM(unchanged), NUM(removed);
+    NUM(skipped), NUM(ignored), NUM(files_hashed), NUM(files_decoded), NUM(items_encoded);
+    NUM(images_encoded), NUM(texts_encoded), NUM(items_added), NUM(pdf_pages), NUM(pages_failed);
+    NUM(ocr_runs), NUM(bytes_read), NUM(total_s), NUM(walk_s), NUM(decode_s), NUM(encode_s);
+    NUM(store_s), NUM(wait_s), NUM(jobs);
+#undef NUM
+    for (int r = 0; r < IRIS_N_SKIP; r++)
+        cJSON_AddNumberToObject(by, iris_skip_name(r), (double)s->skipped_by[r]);
+    cJSON_AddItemToObject(o, "skipped_by", by);
+    char *txt = cJSON_PrintUnformatted(o);
+    puts(txt);
+    free(txt);
+    cJSON_Delete(o);
+}
+
+/* --------------------------------------------------------------- index */
+
+static volatile int cancel_flag;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    cancel_flag = 1;
+    signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends the process at once */
+    signal(SIGTERM, SIG_DFL);
+}
+
+/* Re-executes with OMP_THREAD_LIMIT=1 (see the top of the file). */
+static void limit_omp(int argc, char **argv)
+{
+    if (getenv("OMP_THREAD_LIMIT")) return;
+    setenv("OMP_THREAD_LIMIT", "1", 1);
+    char **args = calloc((size_t)argc + 2, sizeof *args);
+    if (!args) return;
+    args[0] = "iris";
+    memcpy(args + 1, argv, sizeof *argv * (size_t)argc);
+    execv("/proc/self/exe", args);
+    free(args); /* exec failed: carry on with OpenMP's default */
+}
+
+static int parse_count(const char *s, long long min, long long *out)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || v < min) return -1;
+    *out = v;
+    return 0;
+}
+
+int cmd_index(int argc, char **argv)
+{
+    enum { O_OCR = 256, O_NO_PDF_OCR, O_NO_FIG, O_HIDDEN, O_NO_PRUNE, O_JOBS, O_THREADS,
+           O_BATCH, O_MAXPX, O_JSON, O_REBUILD };
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},      {"model", required_argument, NULL, 'm'},
+        {"ocr", no_argument, NULL, O_OCR},         {"no-pdf-ocr", no_argument, NULL, O_NO_PDF_OCR},
+        {"no-figures", no_argument, NULL, O_NO_FIG}, {"hidden", no_argument, NULL, O_HIDDEN},
+        {"no-prune", no_argument, NULL, O_NO_PRUNE}, {"jobs", required_argument, NULL, O_JOBS},
+        {"threads", required_argument, NULL, O_THREADS}, {"batch", required_argument, NULL, O_BATCH},
+        {"max-pixels", required_argument, NULL, O_MAXPX}, {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},       {"json", no_argument, NULL, O_JSON},
+        {"rebuild-ann", no_argument, NULL, O_REBUILD},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    limit_omp(argc, argv);
+    const char *db_path = NULL;
+    iris_db_opts dbo = {0};
+    iris_index_opts io = {0};
+    ui u = {.tty = isatty(STDERR_FILENO)};
+    int rebuild = 0;
+    optind = 1;
+    opterr = 0;
+    for (int c; (c = getopt_long(argc, argv, "d:m:qvh", opts, NULL)) != -1;) {
+        long long v = 0;
+        int bad = 0;
+        switch (c) {
+        case 'd': db_path = optarg; break;
+        case 'm': dbo.model = optarg; break;
+        case O_OCR: io.ocr = 1; break;
+        case O_NO_PDF_OCR: io.pdf_ocr = -1; break;
+        case O_NO_FIG: io.pdf_figures = -1; break;
+        case O_HIDDEN: io.hidden = 1; break;
+        case O_NO_PRUNE: io.no_prune = 1; break;
+        case O_JOBS: bad = parse_count(optarg, 1, &v), io.jobs = (int)v; break;
+        case O_THREADS: bad = parse_count(optarg, 1, &v), dbo.n_threads = (int)v; break;
+        case O_BATCH: bad = parse_count(optarg, 1, &v), io.batch = (int)v; break;
+        case O_MAXPX: bad = parse_count(optarg, 1, &v), io.max_pixels = (uint64_t)v; break;
+        case 'q': u.quiet = 1; break;
+        case 'v': io.verbose = 1; break;
+        case O_JSON: u.json = 1; break;
+        case O_REBUILD: rebuild = 1; break;
+        case 'h': fputs(usage, stdout); return CLI_OK;
+        default: fputs(usage, stderr); return CLI_USAGE;
+        }
+        if (bad || v > 1 << 30) {
+            fprintf(stderr, "iris index: bad number '%s'\n%s", optarg, usage);
+            return CLI_USAGE;
+        }
+    }
+    if (optind >= argc) return fputs(usage, stderr), CLI_USAGE;
+    io.progress = on_progress;
+    io.log = on_log;
+    io.user = &u;
+    io.cancel = &cancel_flag;
+    signal(SIGINT, on_sigint);
+    signal(SIGTERM, on_sigint);
+    iris_db *db;
+    int rc = iris_db_open(db_path, &dbo, &db);
+    if (rc) return cli_error("index", rc);
+    iris_index_summary s;
+    rc = iris_index_paths(db, (const char *const *)argv + optind, argc - optind, &io, &s);
+    clear_bar(&u);
+    /* Save the vector index so the next search maps it instead of rebuilding it; a
+     * failure here costs only that (searches rebuild it), so it is a warning. */
+    if (!rc && iris_db_ann_sync(db, rebuild))
+        fprintf(stderr, "iris index: warning: vector index not saved: %s\n", iris_errmsg());
+    iris_db_close(db);
+    if (u.json) print_json(&s, rc);
+    else if (!u.quiet && (!rc || rc == IRIS_ECANCELLED)) print_text(&s);
+    if (rc == IRIS_ECANCELLED) {
+        fprintf(stderr, "iris index: cancelled; what was committed is kept, run again to finish\n");
+        return CLI_FAIL;
+    }
+    if (rc) return u.json ? CLI_FAIL : cli_error("index", rc);
+    return s.skipped ? CLI_PARTIAL : CLI_OK;
+}
+
+/* -------------------------------------------------------------- remove */
+
+int cmd_remove(int argc, char **argv)
+{
+    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *db_path = NULL;
+    optind = 1;
+    opterr = 0;
+    for (int c; (c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1;) {
+        if (c == 'd') db_path = optarg;
+        else return fputs(remove_usage, c == 'h' ? stdout : stderr), c == 'h' ? CLI_OK : CLI_USAGE;
+    }
+    if (optind >= argc) return fputs(remove_usage, stderr), CLI_USAGE;
+    /* Never create an index as a side effect of removing from it. */
+    const char *where = db_path ? db_path : IRIS_DEFAULT_DB;
+    if (access(where, F_OK) != 0) {
+        fprintf(stderr, "iris remove: no index at ");
+        put_safe(stderr, where);
+        fputc('\n', stderr);
+        return CLI_FAIL;
+    }
+    iris_db *db;
+    int rc = iris_db_open(db_path, &(iris_db_opts){0}, &db), missing = 0;
+    if (rc) return cli_error("remove", rc);
+    for (int i = optind; i < argc; i++) {
+        int64_t n;
+        rc = iris_remove_path(db, argv[i], &n);
+        if (rc == IRIS_ENOTFOUND) {
+            fprintf(stderr, "iris remove: ");
+            put_safe(stderr, iris_errmsg());
+            fputc('\n', stderr);
+            missing++;
+            continue;
+        }
+        if (rc) break;
+        printf("removed %lld file%s under ", (long long)n, n == 1 ? "" : "s");
+        put_safe(stdout, argv[i]);
+        putchar('\n');
+    }
+    if (rc && rc != IRIS_ENOTFOUND) {
+        iris_db_close(db);
+        return cli_error("remove", rc);
+    }
+    iris_db_close(db);
+    return missing ? CLI_PARTIAL : CLI_OK;
+}
