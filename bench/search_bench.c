@@ -15,10 +15,12 @@
  * images (no text), each with a random unit 512-d vector, one file each.
  * Queries are two words from the middle of the frequency range. Phases
  * are wall time; `cpu` is the process CPU time of the whole query. The
- * first query also loads the vector cache; its time is reported apart
- * and left out of the percentiles.
+ * first query builds the vector index (HNSW above 20K items) and saves
+ * it; the handle is then reopened, as a new process would, and the
+ * percentiles come from that handle, which maps the saved file.
  */
 #include "search/db.h"
+#include "search/vcache.h"
 #include "synth.h"
 #include "timing.h"
 #include "util/fs.h"
@@ -137,9 +139,21 @@ int main(int argc, char **argv)
     double t1 = now_ms();
     iris_query warm = {.text = "warm up", .k = 10};
     iris_results *r;
+    double c0 = cpu_ms();
     if (iris_search(db, &warm, &r)) return fail("first search");
-    printf("items %d, build %.1f s, first query (loads the vector cache) %.1f ms\n", n,
-           (t1 - t0) / 1e3, r->total_ms);
+    double build_ms = r->total_ms, build_cpu = cpu_ms() - c0;
+    iris_results_free(r);
+    /* A new process: the saved vector index is mapped, not rebuilt. */
+    iris_db_close(db);
+    iris_db_opts ro = {.model = argv[1], .readonly = 1};
+    if (iris_db_open(path, &ro, &db)) return fail("reopen");
+    double t2 = now_ms();
+    if (iris_search(db, &warm, &r)) return fail("first search after reopen");
+    printf("items %d, store filled in %.1f s; first query builds the vector index: %.0f ms "
+           "(%.0f ms CPU); first query of a new handle (index file mapped): %.0f ms\n",
+           n, (t1 - t0) / 1e3, build_ms, build_cpu, now_ms() - t2);
+    int graph = 0, n_vec = vcache_count(db->vc, &graph);
+    printf("vector index: %d vectors, %s\n", n_vec, graph ? "HNSW" : "exact scan");
     iris_results_free(r);
     for (int mode = IRIS_MODE_HYBRID; mode <= IRIS_MODE_KEYWORD; mode++)
         if (run_mode(db, mode, nq)) return 1;

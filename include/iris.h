@@ -445,6 +445,10 @@ typedef struct iris_results {
     int keyword_candidates;
     /* Where the time went, milliseconds (wall clock). */
     double embed_ms, vector_ms, keyword_ms, fuse_ms, total_ms;
+    /* The query's embedding (unit length; e.g. to place the query on a map
+     * of the index), NULL when the vector lane did not run. */
+    float *query_vector;
+    int dim;
 } iris_results;
 
 int iris_search(iris_db *db, const iris_query *query, iris_results **out);

@@ -377,6 +377,7 @@ void iris_results_free(iris_results *r)
         free((char *)r->hits[i].snippet);
     }
     free(r->hits);
+    free(r->query_vector);
     free(r);
 }
 
@@ -416,6 +417,11 @@ static int run(iris_db *db, plan *p, iris_results *r)
     r->keyword_ms = t4 - t3;
     r->fuse_ms = t5 - t4;
     r->total_ms = now_ms() - t0;
+    if (!rc && p->qvec && p->model_row) { /* handed over to the results */
+        r->query_vector = p->qvec;
+        r->dim = p->dim;
+        p->qvec = NULL;
+    }
     free(f);
     lanes_free(&L);
     return rc;

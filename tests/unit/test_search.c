@@ -402,6 +402,7 @@ static void test_keyword_lane_known_order(void)
         CHECK_MSG(strstr(r->hits[i].snippet, "[zebra]"), "%s", r->hits[i].snippet);
         if (i) CHECK(r->hits[i - 1].keyword_score > r->hits[i].keyword_score);
     }
+    CHECK(r->query_vector == NULL); /* keyword only: no embedding */
     iris_results_free(r);
     /* Custom markers; and file names are searchable too. */
     iris_query named = {.text = "doc3", .mode = IRIS_MODE_KEYWORD, .hl_open = "<b>",
@@ -1049,6 +1050,10 @@ static void test_text_query_finds_its_own_embedding(void)
         CHECK_NEAR(r->hits[0].vector_score, 1.0, 1e-5);
         CHECK_EQ_INT(r->hits[0].keyword_rank, 1);
         CHECK_NEAR(r->hits[0].score, 2.0 / 61, 1e-12);
+        float v[DIM]; /* the query's embedding comes back with the results */
+        CHECK_OK(iris_encode_texts(m, &texts[i], 1, v));
+        CHECK(r->query_vector && r->dim == DIM);
+        for (int d = 0; d < DIM; d++) CHECK_NEAR(r->query_vector[d], v[d], 1e-6);
         iris_results_free(r);
     }
     iris_db_close(db);
