@@ -14,8 +14,10 @@ captions.tsv row) and text files with known words, English and Chinese. Then:
 * Chinese: keyword queries on Chinese text and Chinese captions against images;
 * similar, classify, stats, and the errors: no index, model mismatch, bad options.
 
-Skips while the trained model (models/tiny-clip weights), tools/shapes.py or `iris index`
-are missing.
+The same CLI paths without semantics (fusion, filters, exclusion, formats, errors) run on an
+index built with the random fixture model (tests/fixtures/models/tiny-hf) as soon as
+`iris index` exists; the semantic tests skip while the trained model (models/tiny-clip
+weights) or tools/shapes.py are missing.
 """
 import json
 import os
@@ -88,11 +90,51 @@ def corpus(tmp_path_factory):
             "docs": docs}
 
 
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory):
+    """The same kinds of files indexed with the random fixture model: no semantics, but
+    every code path of the CLI (lanes, fusion, filters, exclusion, formats, errors)."""
+    if "unknown command" in iris("index", "--help").stderr:
+        pytest.skip("iris index is not built yet")
+    from PIL import Image
+    base = tmp_path_factory.mktemp("search_plain")
+    data = base / "data"
+    (data / "pics").mkdir(parents=True)
+    for i in range(6):
+        img = Image.new("RGB", (40 + 8 * i, 32), ((50 * i) % 256, 90, 255 - 40 * i))
+        for x in range(0, img.width, 6 + i):
+            for y in range(img.height):
+                img.putpixel((x, y), (255, 255, 255))
+        img.save(data / "pics" / f"p{i}.png")
+    shutil.copy(data / "pics" / "p0.png", data / "copy-of-p0.png")
+    docs = data / "docs"
+    docs.mkdir()
+    for name, text in TEXTS.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    db = str(base / "index.db")
+    p = iris("index", "--db", db, "--model", OTHER_MODEL, "--quiet", str(data), timeout=600)
+    assert p.returncode == 0, p.stderr
+    return {"db": db, "pics": data / "pics", "copy": os.path.realpath(data / "copy-of-p0.png"),
+            "docs": docs}
+
+
 def _scene(corpus, path):
     return corpus["scenes"].get(os.path.realpath(path))
 
 
-def test_stats(corpus):
+def test_stats(plain):
+    p = iris("stats", "--db", plain["db"], "--json")
+    assert p.returncode == 0, p.stderr
+    s = json.loads(p.stdout)
+    assert s["files"] == 6 + 1 + len(TEXTS)
+    assert s["items_by_modality"]["image"] == 6  # the copy shares its original's item
+    assert s["items_by_modality"]["text"] >= len(TEXTS)
+    assert s["model"]["dim"] == 24 and s["vectors"] == s["items"]
+    p = iris("stats", "--db", plain["db"])
+    assert p.returncode == 0 and "tiny-hf" in p.stdout
+
+
+def test_stats_tiny_clip(corpus):
     p = iris("stats", "--db", corpus["db"], "--json")
     assert p.returncode == 0, p.stderr
     s = json.loads(p.stdout)
@@ -131,7 +173,8 @@ def test_image_to_image_excludes_the_query(corpus):
     assert same / total >= 0.7, f"{same}/{total} nearest images share colour and shape"
 
 
-def test_hybrid_ordering_is_rrf_of_the_lanes(corpus):
+def test_hybrid_ordering_is_rrf_of_the_lanes(plain):
+    corpus = plain
     q = "the lighthouse keeper"
     h = search_json(corpus["db"], "-k", "20", "--depth", "40", q)
     v = search_json(corpus["db"], "--mode", "vector", "-k", "40", "--depth", "40", q)
@@ -150,17 +193,22 @@ def test_hybrid_ordering_is_rrf_of_the_lanes(corpus):
         assert abs(r["score"] - want) < 1e-12
         scores.append(want)
     assert scores == sorted(scores, reverse=True)
-    top = h["results"][0]
-    assert top["path"].endswith("lighthouse.txt") and "[lighthouse]" in top["snippet"]
-    assert top["lanes"]["vector"] and top["lanes"]["keyword"]["rank"] == 1
+    best = [r for r in h["results"] if r["lanes"]["keyword"] and r["lanes"]["keyword"]["rank"] == 1]
+    assert len(best) == 1 and best[0]["path"].endswith("lighthouse.txt")
+    assert "[lighthouse]" in best[0]["snippet"] and best[0]["lanes"]["vector"]
 
 
-def test_chinese(corpus):
-    r = search_json(corpus["db"], "--mode", "keyword", "猫")
+def test_chinese_keywords(plain):
+    r = search_json(plain["db"], "--mode", "keyword", "猫")
     assert r["results"][0]["path"].endswith("cat_zh.txt")
     assert "[猫]" in r["results"][0]["snippet"]
-    r = search_json(corpus["db"], "--mode", "keyword", "银行开门")
+    r = search_json(plain["db"], "--mode", "keyword", "银行开门")
     assert r["results"][0]["path"].endswith("bank_zh.txt")
+    r = search_json(plain["db"], "--mode", "keyword", "出口")
+    assert r["results"] == []
+
+
+def test_chinese_captions(corpus):
     hits = total = 0
     seen = set()
     for path, row in sorted(corpus["scenes"].items()):
@@ -175,16 +223,41 @@ def test_chinese(corpus):
     assert hits / total >= 0.6, f"{hits}/{total} Chinese captions found their colour and shape"
 
 
-def test_filters_and_similar(corpus):
+def test_image_query_leaves_out_its_own_content(plain):
+    p0 = str(plain["pics"] / "p0.png")
+    r = search_json(plain["db"], "--image", p0, "-k", "50")
+    got = {os.path.realpath(h["path"]) for h in r["results"]}
+    assert os.path.realpath(p0) not in got and plain["copy"] not in got
+    assert r["mode"] == "vector" and len(r["results"]) == 5 + len(TEXTS)
+    for h in r["results"]:
+        assert h["lanes"]["keyword"] is None and h["lanes"]["vector"]["rank"] >= 1
+
+
+def test_text_output(plain):
+    p = iris("search", "--db", plain["db"], "--mode", "keyword", "lighthouse")
+    assert p.returncode == 0, p.stderr
+    first = p.stdout.splitlines()[0]
+    assert first.split()[0] == "1" and "lighthouse.txt" in first and "keyword #1" in first
+    assert "[lighthouse]" in p.stdout
+    p = iris("search", "--db", plain["db"], "--mode", "keyword", "zzzzunfindable")
+    assert p.returncode == 0 and p.stdout.strip() == "no results"
+
+
+def test_filters_and_similar(plain):
+    corpus = plain
     r = search_json(corpus["db"], "--type", "text", "-k", "50", "report")
     assert r["results"] and all(h["modality"] == "text" for h in r["results"])
     r = search_json(corpus["db"], "--path", "*/docs/*", "-k", "50", "red circle")
-    assert len(r["results"]) == len(TEXTS)  # every doc, even though images score higher
-    first = search_json(corpus["db"], "--image", corpus["first"], "-k", "1")["results"][0]
+    assert len(r["results"]) == len(TEXTS)  # every doc, however the images score
+    r = search_json(corpus["db"], "--type", "image", "--mode", "vector", "-k", "2", "x")
+    assert len(r["results"]) == 2 and all(h["modality"] == "image" for h in r["results"])
+    first = r["results"][0]
     p = iris("similar", "--db", corpus["db"], "--json", str(first["item_id"]))
     assert p.returncode == 0, p.stderr
-    got = [h["item_id"] for h in json.loads(p.stdout)["results"]]
+    out = json.loads(p.stdout)
+    got = [h["item_id"] for h in out["results"]]
     assert first["item_id"] not in got and got
+    assert out["query"]["item_id"] == first["item_id"]
 
 
 def test_classify(corpus):
@@ -201,11 +274,13 @@ def test_classify(corpus):
     assert right / len(files) >= 0.8, f"{right}/{len(files)} colours"
 
 
-def test_errors(corpus, tmp_path):
+def test_errors(plain, tmp_path):
+    corpus = plain
     p = iris("search", "--db", str(tmp_path / "none.db"), "x")
     assert p.returncode == 1 and "no index at" in p.stderr
     assert not (tmp_path / "none.db").exists()
-    p = iris("search", "--db", corpus["db"], "--model", OTHER_MODEL, "anything")
+    p = iris("search", "--db", corpus["db"], "--model",
+             os.path.join(ROOT, "tests", "fixtures", "models", "tiny-hf-f16"), "anything")
     assert p.returncode == 1
     assert "index built with" in p.stderr and "re-index with --model" in p.stderr
     p = iris("search", "--db", corpus["db"], "   ")
