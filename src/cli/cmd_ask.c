@@ -109,10 +109,17 @@ typedef struct stream_state {
     char last;    /* the last byte printed */
 } stream_state;
 
+/* The answer as it arrives. Control characters other than newlines and
+ * tabs are escaped: a model (or a document quoted to it) must not be able
+ * to move the cursor or rewrite the terminal. */
 static int print_delta(const char *text, size_t len, void *user)
 {
     stream_state *s = user;
-    fwrite(text, 1, len, stdout);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7F) printf("\\x%02x", c);
+        else putchar(c);
+    }
     fflush(stdout);
     if (len) s->last = text[len - 1];
     s->printed += (int)len;
@@ -125,7 +132,8 @@ static void print_sources(const iris_answer *a)
     printf("\nSources:\n");
     for (int i = 0; i < a->n_sources; i++) {
         const iris_ask_source *s = &a->sources[i];
-        printf("  [%d] %s", s->number, s->path ? s->path : "?");
+        printf("  [%d] ", s->number);
+        cli_put_safe(stdout, s->path ? s->path : "?");
         if (s->page) printf(", page %d", s->page);
         printf(" (%s)\n", iris_modality_name(s->modality));
     }

@@ -11,8 +11,8 @@
  * stderr. Exit status: 0 done (also when per-run limits stopped it: the
  * summary says so), 3 some images failed, 1 the run failed, 2 usage.
  *
- * cli_caption() is the same run for an index that is already open: `iris
- * index --caption` calls it after indexing, with the indexed paths.
+ * cli_caption_run() is the whole command for other commands: `iris index
+ * --caption` calls it after indexing, with the indexed paths.
  */
 #include "cli/cli.h"
 #include "iris.h"
@@ -66,13 +66,24 @@ static void progress(const iris_caption_event *ev, void *user)
     (void)user;
     if (ev->status) {
         fflush(stdout);
-        fprintf(stderr, "[%d/%d] %s: failed: %s\n", ev->done, ev->total, ev->path, ev->error);
+        fprintf(stderr, "[%d/%d] ", ev->done, ev->total);
+        cli_put_safe(stderr, ev->path);
+        fputs(": failed: ", stderr);
+        cli_put_safe(stderr, ev->error);
+        fputc('\n', stderr);
         return;
     }
-    /* The caption's first line, cut to fit a terminal line. */
-    int n = (int)strcspn(ev->caption, "\n");
-    printf("[%d/%d] %s%s: %.*s%s\n", ev->done, ev->total, ev->path,
-           ev->cached ? " (cached)" : "", n > 100 ? 100 : n, ev->caption, n > 100 ? "..." : "");
+    /* The caption's first line, cut to fit a terminal line on a character boundary. */
+    char line[104];
+    size_t n = strcspn(ev->caption, "\n"), cut = n > 100 ? 100 : n;
+    while (cut < n && cut > 0 && ((unsigned char)ev->caption[cut] & 0xC0) == 0x80) cut--;
+    memcpy(line, ev->caption, cut);
+    line[cut] = '\0';
+    printf("[%d/%d] ", ev->done, ev->total);
+    cli_put_safe(stdout, ev->path);
+    printf("%s: ", ev->cached ? " (cached)" : "");
+    cli_put_safe(stdout, line);
+    printf("%s\n", cut < n ? "..." : "");
     fflush(stdout);
 }
 
@@ -109,7 +120,7 @@ static void print_json(const iris_caption_report *r, int status)
     cJSON_Delete(o);
 }
 
-int cli_caption(iris_db *db, const char *const *paths, int n_paths, const cli_caption_flags *f)
+static int run_on(iris_db *db, const char *const *paths, int n_paths, const cli_caption_flags *f)
 {
     caption_ui ui = {f};
     iris_caption_opts o = {.paths = paths, .n_paths = n_paths, .recaption = f->recaption,
@@ -120,6 +131,9 @@ int cli_caption(iris_db *db, const char *const *paths, int n_paths, const cli_ca
     if (!rc && f->dry_run) printf("%s\n", r.plan);
     char err[1024];
     snprintf(err, sizeof err, "%s", iris_errmsg());
+    /* New caption items: save the vector index so the next search maps it. */
+    if ((r.n_described || r.n_reused) && iris_db_ann_sync(db, 0))
+        fprintf(stderr, "iris caption: warning: vector index not saved: %s\n", iris_errmsg());
     if (f->json) print_json(&r, rc);
     else if (!f->dry_run && r.plan[0]) print_summary(&r);
     fflush(stdout);
@@ -128,6 +142,18 @@ int cli_caption(iris_db *db, const char *const *paths, int n_paths, const cli_ca
         return CLI_FAIL;
     }
     return r.n_failed ? CLI_PARTIAL : CLI_OK;
+}
+
+int cli_caption_run(const char *db_path, const char *model, const char *const *paths,
+                    int n_paths, const cli_caption_flags *f)
+{
+    iris_db *db = NULL;
+    iris_db_opts dbo = {.model = model, .readonly = f->dry_run};
+    int rc = iris_db_open(db_path, &dbo, &db);
+    if (rc) return cli_error("caption", rc);
+    rc = run_on(db, paths, n_paths, f);
+    iris_db_close(db);
+    return rc;
 }
 
 int cmd_caption(int argc, char **argv)
@@ -160,11 +186,5 @@ int cmd_caption(int argc, char **argv)
     int n = argc - optind;
     const char *const *paths = (const char *const *)argv + optind;
     if (n == 1 && !strcmp(paths[0], "all")) n = 0;
-    iris_db *db = NULL;
-    iris_db_opts dbo = {.model = model, .readonly = f.dry_run};
-    int rc = iris_db_open(db_path, &dbo, &db);
-    if (rc) return cli_error("caption", rc);
-    rc = cli_caption(db, paths, n, &f);
-    iris_db_close(db);
-    return rc;
+    return cli_caption_run(db_path, model, paths, n, &f);
 }

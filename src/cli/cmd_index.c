@@ -47,6 +47,8 @@ static const char usage[] =
     "  --batch N        images per encode batch (default 16)\n"
     "  --max-pixels N   skip images larger than N pixels (default 178956970)\n"
     "  --rebuild-ann    rebuild the vector index file from scratch at the end\n"
+    "  --caption        then describe the images without a caption with the [vlm] vision\n"
+    "                   model (iris caption PATH...; --yes starts a paid run unasked)\n"
     "  -q, --quiet      no progress and no summary\n"
     "  -v, --verbose    also list every file indexed, moved or removed\n"
     "  --json           the summary as one JSON object\n";
@@ -54,27 +56,6 @@ static const char usage[] =
 static const char remove_usage[] =
     "usage: iris remove [--db PATH] PATH...\n"
     "  Removes files, or everything under folders, from the index.\n";
-
-/* Writes s with non-UTF-8 bytes and control characters escaped. */
-static void put_safe(FILE *f, const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        int n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3
-              : (*p & 0xF8) == 0xF0 ? 4 : 0;
-        int ok = n > 0 && !(n == 1 && (*p < 0x20 || *p == 0x7F));
-        for (int i = 1; ok && i < n; i++) ok = (p[i] & 0xC0) == 0x80;
-        if (ok && n == 2) ok = *p >= 0xC2;
-        if (ok && n == 3) ok = !(*p == 0xE0 && p[1] < 0xA0) && !(*p == 0xED && p[1] >= 0xA0);
-        if (ok && n == 4) ok = *p <= 0xF4 && !(*p == 0xF0 && p[1] < 0x90) && !(*p == 0xF4 && p[1] >= 0x90);
-        if (!ok) {
-            fprintf(f, "\\x%02x", *p++);
-            continue;
-        }
-        fwrite(p, 1, (size_t)n, f);
-        p += n;
-    }
-}
 
 /* ------------------------------------------------------------ progress */
 
@@ -106,9 +87,9 @@ static void on_log(int what, int reason, const char *path, const char *msg, void
     if (what == IRIS_LOG_SKIP) fprintf(stderr, "skip (%s) ", iris_skip_name(reason));
     else if (what == IRIS_LOG_WARN) fputs("warning ", stderr);
     else fputs("  ", stderr);
-    put_safe(stderr, path);
+    cli_put_safe(stderr, path);
     fputs(": ", stderr);
-    put_safe(stderr, msg);
+    cli_put_safe(stderr, msg);
     fputc('\n', stderr);
 }
 
@@ -242,7 +223,7 @@ static int parse_count(const char *s, long long min, long long *out)
 int cmd_index(int argc, char **argv)
 {
     enum { O_OCR = 256, O_NO_PDF_OCR, O_NO_FIG, O_HIDDEN, O_NO_PRUNE, O_JOBS, O_THREADS,
-           O_BATCH, O_MAXPX, O_JSON, O_REBUILD };
+           O_BATCH, O_MAXPX, O_JSON, O_REBUILD, O_CAPTION, O_YES };
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'},      {"model", required_argument, NULL, 'm'},
         {"ocr", no_argument, NULL, O_OCR},         {"no-pdf-ocr", no_argument, NULL, O_NO_PDF_OCR},
@@ -252,13 +233,15 @@ int cmd_index(int argc, char **argv)
         {"max-pixels", required_argument, NULL, O_MAXPX}, {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},       {"json", no_argument, NULL, O_JSON},
         {"rebuild-ann", no_argument, NULL, O_REBUILD},
+        {"caption", no_argument, NULL, O_CAPTION}, {"yes", no_argument, NULL, O_YES},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     limit_omp(argc, argv);
     const char *db_path = NULL;
     iris_db_opts dbo = {0};
     iris_index_opts io = {0};
     ui u = {.tty = isatty(STDERR_FILENO)};
-    int rebuild = 0;
+    int rebuild = 0, caption = 0;
+    cli_caption_flags cf = {0};
     optind = 1;
     opterr = 0;
     for (int c; (c = getopt_long(argc, argv, "d:m:qvh", opts, NULL)) != -1;) {
@@ -280,6 +263,8 @@ int cmd_index(int argc, char **argv)
         case 'v': io.verbose = 1; break;
         case O_JSON: u.json = 1; break;
         case O_REBUILD: rebuild = 1; break;
+        case O_CAPTION: caption = 1; break;
+        case O_YES: cf.yes = 1; break;
         case 'h': fputs(usage, stdout); return CLI_OK;
         default: fputs(usage, stderr); return CLI_USAGE;
         }
@@ -313,6 +298,12 @@ int cmd_index(int argc, char **argv)
         return CLI_FAIL;
     }
     if (rc) return u.json ? CLI_FAIL : cli_error("index", rc);
+    if (caption) { /* iris caption over the same paths (cmd_caption.c) */
+        cf.json = u.json;
+        int crc = cli_caption_run(db_path, dbo.model, (const char *const *)argv + optind,
+                                  argc - optind, &cf);
+        if (crc != CLI_OK) return crc;
+    }
     return s.skipped ? CLI_PARTIAL : CLI_OK;
 }
 
@@ -335,7 +326,7 @@ int cmd_remove(int argc, char **argv)
     const char *where = db_path ? db_path : IRIS_DEFAULT_DB;
     if (access(where, F_OK) != 0) {
         fprintf(stderr, "iris remove: no index at ");
-        put_safe(stderr, where);
+        cli_put_safe(stderr, where);
         fputc('\n', stderr);
         return CLI_FAIL;
     }
@@ -347,14 +338,14 @@ int cmd_remove(int argc, char **argv)
         rc = iris_remove_path(db, argv[i], &n);
         if (rc == IRIS_ENOTFOUND) {
             fprintf(stderr, "iris remove: ");
-            put_safe(stderr, iris_errmsg());
+            cli_put_safe(stderr, iris_errmsg());
             fputc('\n', stderr);
             missing++;
             continue;
         }
         if (rc) break;
         printf("removed %lld file%s under ", (long long)n, n == 1 ? "" : "s");
-        put_safe(stdout, argv[i]);
+        cli_put_safe(stdout, argv[i]);
         putchar('\n');
     }
     if (rc && rc != IRIS_ENOTFOUND) {

@@ -65,6 +65,26 @@ int cli_error(const char *cmd, int status)
     return CLI_FAIL;
 }
 
+void cli_put_safe(FILE *f, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3
+              : (*p & 0xF8) == 0xF0 ? 4 : 0;
+        int ok = n > 0 && !(n == 1 && (*p < 0x20 || *p == 0x7F));
+        for (int i = 1; ok && i < n; i++) ok = (p[i] & 0xC0) == 0x80;
+        if (ok && n == 2) ok = *p >= 0xC2;
+        if (ok && n == 3) ok = !(*p == 0xE0 && p[1] < 0xA0) && !(*p == 0xED && p[1] >= 0xA0);
+        if (ok && n == 4) ok = *p <= 0xF4 && !(*p == 0xF0 && p[1] < 0x90) && !(*p == 0xF4 && p[1] >= 0x90);
+        if (!ok) {
+            fprintf(f, "\\x%02x", *p++);
+            continue;
+        }
+        fwrite(p, 1, (size_t)n, f);
+        p += n;
+    }
+}
+
 int cli_usage_error(const char *cmd, const char *usage, const char *fmt, const char *arg)
 {
     fprintf(stderr, "iris %s: ", cmd);

@@ -463,6 +463,10 @@ static void test_cli(void)
     CHECK_EQ_INT(axf_run_cli("ask", "--mode keyword -k 3 How do I reset the printer", out, sizeof out), 0);
     CHECK_MSG(!strncmp(out, "Hold it [1] [5].\n", 17) && strstr(out, "\nSources:\n  [1] ") &&
               strstr(out, "cites [5], which is not among the 3 sources"), "%.900s", out);
+    /* Terminal control sequences from the model are printed escaped. */
+    llm_server_script("{'steps': [{'reply': {'text': 'red \\u001b[2J alert'}}]}");
+    CHECK_EQ_INT(axf_run_cli("ask", "--mode keyword -k 1 printer", out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "red \\x1b[2J alert") && !strchr(out, 0x1b), "%.900s", out);
     /* A refused key: exit 1, the server's words, never the key. */
     llm_server_script("{'steps': [{'fault': 'status', 'status': 401, 'message': 'bad key "
                       "{auth}'}]}");
