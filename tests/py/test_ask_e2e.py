@@ -1,7 +1,8 @@
 """`iris index --caption`, `iris caption`, `iris search` and `iris ask` together, through the
-CLI, on files generated here (a Markdown note, a 3-page PDF written by tools/make_pdf.py,
-photos with random pixels), with tests/py/llm_server.py on loopback as both the vision model
-(captions) and the language model (answers).
+CLI, on files generated here (a Markdown note, a 3-page PDF written by tools/make_pdf.py, two
+shape pictures rendered by tools/shapes.py whose contents are known by construction), with
+tests/py/llm_server.py on loopback as both the vision model (captions) and the language model
+(answers).
 
 The CLIP model is the tiny random fixture (tests/fixtures/models/tiny-hf): what is checked is
 what holds whatever the vectors mean - words that only a caption holds become findable by
@@ -16,7 +17,6 @@ import subprocess
 import sys
 import urllib.request
 
-import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -24,8 +24,11 @@ IRIS = os.environ.get("IRIS_BIN", os.path.join(ROOT, "build", "iris"))
 MODEL = os.path.join(ROOT, "tests", "fixtures", "models", "tiny-hf")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import make_pdf  # noqa: E402
+import shapes  # noqa: E402
 
 ZH = "\u6591\u9a6c\u72ec\u89d2\u517d"  # a Chinese phrase no file holds
+STARS = shapes.Scene("star", "blue", "top", 2)      # photos/cat.png
+CIRCLE = shapes.Scene("circle", "red", "left", 1)   # photos/sign.jpg
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +62,9 @@ def verify(url):
 
 @pytest.fixture()
 def tree(tmp_path, server):
-    from PIL import Image
-    rng = np.random.default_rng(3)
     (tmp_path / "data" / "photos").mkdir(parents=True)
-    for name in ("cat.png", "sign.jpg"):
-        Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(
-            tmp_path / "data" / "photos" / name)
+    shapes.render(STARS, 1, 96).save(tmp_path / "data" / "photos" / "cat.png")
+    shapes.render(CIRCLE, 2, 96).save(tmp_path / "data" / "photos" / "sign.jpg", quality=90)
     (tmp_path / "data" / "printer.md").write_text(
         "# Printer\n\nTo reset the printer, hold the red button for five seconds.\n")
     pdf = make_pdf.Pdf("Guide")
@@ -111,9 +111,10 @@ def test_captions_make_images_findable_and_are_never_recomputed(tree, server):
     # iris index --caption: the images get captions (path order: cat.png, sign.jpg).
     script(server,
            {"expect": {"model": "vlm-e2e", "images": [str(photos / "cat.png")]},
-            "reply": {"text": "A cat sticker with the words " + ZH + " on it."}},
+            "reply": {"text": "%s. %s, %s." % (shapes.scene_caption(STARS),
+                                                shapes.scene_caption(STARS, "zh"), ZH)}},
            {"expect": {"model": "vlm-e2e", "images": [str(photos / "sign.jpg")]},
-            "reply": {"text": "A zebracorn painted on a green sign."}})
+            "reply": {"text": "%s, painted like a zebracorn." % shapes.scene_caption(CIRCLE)}})
     r = iris(env, "index", "--db", db, "--model", MODEL, "--caption", data)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Captioning 2 of 2 images (0 cached) with vlm-e2e" in r.stdout
@@ -131,6 +132,19 @@ def test_captions_make_images_findable_and_are_never_recomputed(tree, server):
     assert r.returncode == 0, r.stderr
     assert verify(server) == 0
     assert dict(db_state(db))[6] == 2  # two caption items, no duplicates
+    # A vision model gets the picture the caption matched (bytes compared by the server),
+    # cited as an image source.
+    script(server, {"expect": {"images": [str(photos / "cat.png")],
+                               "text_contains": ["(attached image 1)", ZH]},
+                    "reply": {"text": "Two blue stars [1]."}})
+    r = iris({**env, "IRIS_LLM_VISION": "1"}, "ask", "--db", db, "--mode", "keyword", "-k", "1",
+             "--json", "blue stars " + ZH)
+    assert r.returncode == 0, r.stderr
+    verify(server)
+    a = json.loads(r.stdout)
+    s = a["sources"][0]
+    assert s["path"].endswith("cat.png") and s["modality"] == "image" and s["sent"] == "image"
+    assert a["citations"] == [1] and a["images_sent"] == 1
 
 
 def test_ask_cites_files_and_pages_and_faults_change_nothing(tree, server):
