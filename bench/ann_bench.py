@@ -98,6 +98,19 @@ def best_at(rows, target):
     return min(ok, key=lambda r: r["p50_ms"]) if ok else max(rows, key=lambda r: r["recall"])
 
 
+def latest_run(rs, lib):
+    """The last build of lib and the queries that followed it."""
+    build, queries = None, []
+    for r in rs:
+        if r.get("lib") != lib:
+            continue
+        if r["cmd"] == "build":
+            build, queries = r, []
+        elif r["cmd"] == "query":
+            queries.append(r)
+    return build, queries
+
+
 def fmt(r, key, spec):
     return format(r[key], spec) if key in r else "-"
 
@@ -114,12 +127,9 @@ def report(a):
                      "p50 ms (CPU) | p99 ms (CPU) | query RSS MB (anon + file) |")
         lines.append("|---|---|---|---|---|---|---|---|---|")
         for lib in ["iris", "hnswlib", "faiss-hnsw", "faiss-hnsw-sq8"]:
-            b = [r for r in rs if r["cmd"] == "build" and r["lib"] == lib]
-            q = [r for r in rs if r["cmd"] == "query" and r["lib"] == lib]
+            b, q = latest_run(rs, lib)
             if not b or not q:
                 continue
-            b = b[-1]
-            q = [r for r in q if r.get("run") == b.get("run")] or q
             shown = set()
             for target in (0.90, 0.95, 0.99):
                 r = best_at(q, target)
@@ -131,7 +141,7 @@ def report(a):
                              f"{r['recall']:.3f} | {r['p50_ms']:.3f} ({fmt(r, 'p50_cpu_ms', '.3f')}) | "
                              f"{r['p99_ms']:.3f} ({fmt(r, 'p99_cpu_ms', '.3f')}) | {r['rss_mb']:.0f} "
                              f"({r['rss_anon_mb']:.0f} + {r['rss_file_mb']:.0f}) |")
-        scans = [r for r in rs if r["cmd"] == "scan"]
+        scans = list({r["lib"]: r for r in rs if r["cmd"] == "scan"}.values())  # latest of each
         if scans:
             lines.append("\n| exact scan | recall@10 | p50 ms | p99 ms | CPU ms / query | peak RSS MB |")
             lines.append("|---|---|---|---|---|---|")
@@ -158,19 +168,22 @@ def plot(recs, datas):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, len(datas), figsize=(5 * len(datas), 4), squeeze=False)
-    for ax, data in zip(axes[0], datas):
+    datas = [d for d in datas if any(r["data"] == d and r["cmd"] == "query" for r in recs)]
+    cols = min(3, len(datas))
+    rows = (len(datas) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 4 * rows), squeeze=False)
+    for ax in axes.flat[len(datas):]:
+        ax.axis("off")
+    for ax, data in zip(axes.flat, datas):
         for lib, style in [("iris", "o-"), ("hnswlib", "s--"), ("faiss-hnsw", "^:"),
                            ("faiss-hnsw-sq8", "v:")]:
-            q = [r for r in recs if r["data"] == data and r["cmd"] == "query" and r["lib"] == lib]
-            last = {r["ef"]: r for r in q}  # the latest run of each setting
-            q = sorted(last.values(), key=lambda r: r["ef"])
-            key = "p50_cpu_ms" if all("p50_cpu_ms" in r for r in q) else "p50_ms"
-            if q:
-                ax.plot([r["recall"] for r in q], [r[key] for r in q], style, label=lib)
+            _, q = latest_run([r for r in recs if r["data"] == data and "memcap_mb" not in r], lib)
+            q = sorted(q, key=lambda r: r["ef"])
+            if q:  # p50 wall time: single-threaded queries, ~CPU time at the median
+                ax.plot([r["recall"] for r in q], [r["p50_ms"] for r in q], style, label=lib)
         ax.set_title(data)
         ax.set_xlabel("recall@10")
-        ax.set_ylabel("p50 latency, ms of CPU (1 thread)")
+        ax.set_ylabel("p50 latency, ms (1 thread)")
         ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
         ax.legend()

@@ -416,6 +416,11 @@ static int open_mapped(opener *o, const iris_ann_open_opts *opts, iris_ann **out
     }
     c->map_base = base;
     c->map_size = o->size;
+    /* Rescoring reads a few scattered vectors: read-ahead around each would
+     * fill memory with vectors nobody asked for when the file is cold. */
+    size_t vec_start = (size_t)h->sec[SEC_VEC].off & ~(size_t)(PAGE - 1);
+    if (h->sec[SEC_VEC].bytes)
+        madvise((char *)base + vec_start, (size_t)h->sec[SEC_VEC].bytes, MADV_RANDOM);
     rc = attach(c, h, base);
     if (!rc) rc = check_structure(o, c);
     if (!rc) rc = ann_wrap(&cfg, c, out);
