@@ -349,6 +349,8 @@ typedef struct iris_index_summary {
     /* Time, seconds: wall clock of the whole call and of its phases; decode
      * is summed over the decoding threads (so it may exceed total). */
     double total_s, walk_s, decode_s, encode_s, store_s, wait_s;
+    double decode_cpu_s;     /* CPU time of the decoding threads (the rest of the
+                                process's CPU time is mostly encoding) */
     int jobs;                /* decoding threads used */
 } iris_index_summary;
 

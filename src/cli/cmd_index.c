@@ -161,8 +161,10 @@ static void print_text(const iris_index_summary *s)
     if (s->pdf_pages) printf("; %lld PDF pages", (long long)s->pdf_pages);
     if (s->pages_failed) printf(" (%lld unreadable)", (long long)s->pages_failed);
     if (s->ocr_runs) printf("; %lld OCR runs", (long long)s->ocr_runs);
-    printf("\ntime: walk %.2f s, decode %.2f s (%d thread%s), encode %.2f s, store %.2f s\n",
-           s->walk_s, s->decode_s, jobs, jobs == 1 ? "" : "s", s->encode_s, s->store_s);
+    printf("\ntime: walk %.2f s, decode %.2f s (%d thread%s, %.2f s CPU), encode %.2f s, "
+           "store %.2f s\n",
+           s->walk_s, s->decode_s, jobs, jobs == 1 ? "" : "s", s->decode_cpu_s, s->encode_s,
+           s->store_s);
 }
 
 static void print_json(const iris_index_summary *s, int rc)
@@ -175,7 +177,7 @@ static void print_json(const iris_index_summary *s, int rc)
     NUM(skipped), NUM(ignored), NUM(files_hashed), NUM(files_decoded), NUM(items_encoded);
     NUM(images_encoded), NUM(texts_encoded), NUM(items_added), NUM(pdf_pages), NUM(pages_failed);
     NUM(ocr_runs), NUM(bytes_read), NUM(total_s), NUM(walk_s), NUM(decode_s), NUM(encode_s);
-    NUM(store_s), NUM(wait_s), NUM(jobs);
+    NUM(store_s), NUM(wait_s), NUM(decode_cpu_s), NUM(jobs);
 #undef NUM
     for (int r = 0; r < IRIS_N_SKIP; r++)
         cJSON_AddNumberToObject(by, iris_skip_name(r), (double)s->skipped_by[r]);
@@ -211,15 +213,6 @@ static void limit_omp(int argc, char **argv)
     free(args); /* exec failed: carry on with OpenMP's default */
 }
 
-static int parse_count(const char *s, long long min, long long *out)
-{
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || *end || v < min) return -1;
-    *out = v;
-    return 0;
-}
-
 int cmd_index(int argc, char **argv)
 {
     enum { O_OCR = 256, O_NO_PDF_OCR, O_NO_FIG, O_HIDDEN, O_NO_PRUNE, O_JOBS, O_THREADS,
@@ -240,12 +233,11 @@ int cmd_index(int argc, char **argv)
     iris_db_opts dbo = {0};
     iris_index_opts io = {0};
     ui u = {.tty = isatty(STDERR_FILENO)};
-    int rebuild = 0, caption = 0;
+    int rebuild = 0, caption = 0, maxpx = 0;
     cli_caption_flags cf = {0};
     optind = 1;
     opterr = 0;
     for (int c; (c = getopt_long(argc, argv, "d:m:qvh", opts, NULL)) != -1;) {
-        long long v = 0;
         int bad = 0;
         switch (c) {
         case 'd': db_path = optarg; break;
@@ -255,10 +247,10 @@ int cmd_index(int argc, char **argv)
         case O_NO_FIG: io.pdf_figures = -1; break;
         case O_HIDDEN: io.hidden = 1; break;
         case O_NO_PRUNE: io.no_prune = 1; break;
-        case O_JOBS: bad = parse_count(optarg, 1, &v), io.jobs = (int)v; break;
-        case O_THREADS: bad = parse_count(optarg, 1, &v), dbo.n_threads = (int)v; break;
-        case O_BATCH: bad = parse_count(optarg, 1, &v), io.batch = (int)v; break;
-        case O_MAXPX: bad = parse_count(optarg, 1, &v), io.max_pixels = (uint64_t)v; break;
+        case O_JOBS: bad = cli_parse_int(optarg, 1, 256, &io.jobs); break;
+        case O_THREADS: bad = cli_parse_int(optarg, 1, 1024, &dbo.n_threads); break;
+        case O_BATCH: bad = cli_parse_int(optarg, 1, 4096, &io.batch); break;
+        case O_MAXPX: bad = cli_parse_int(optarg, 1, 2000000000, &maxpx); break;
         case 'q': u.quiet = 1; break;
         case 'v': io.verbose = 1; break;
         case O_JSON: u.json = 1; break;
@@ -268,12 +260,10 @@ int cmd_index(int argc, char **argv)
         case 'h': fputs(usage, stdout); return CLI_OK;
         default: fputs(usage, stderr); return CLI_USAGE;
         }
-        if (bad || v > 1 << 30) {
-            fprintf(stderr, "iris index: bad number '%s'\n%s", optarg, usage);
-            return CLI_USAGE;
-        }
+        if (bad) return cli_usage_error("index", usage, "bad number '%s'", optarg);
     }
     if (optind >= argc) return fputs(usage, stderr), CLI_USAGE;
+    io.max_pixels = (uint64_t)maxpx;
     io.progress = on_progress;
     io.log = on_log;
     io.user = &u;

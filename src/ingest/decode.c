@@ -33,12 +33,14 @@
 #define TEXT_UNIT_CHUNKS 32 /* chunks of a text file per unit */
 #define MAX_WINDOWS 16      /* CLIP windows per chunk (textvec.h) */
 
-static double now_s(void)
+static double clock_s(clockid_t id)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(id, &t);
     return (double)t.tv_sec + t.tv_nsec * 1e-9;
 }
+
+static double now_s(void) { return clock_s(CLOCK_MONOTONIC); }
 
 /* --------------------------------------------------------- claims */
 
@@ -372,10 +374,12 @@ void *decode_worker(void *arg)
         job *j = !dc->stop && dc->next_job < dc->n_jobs ? &dc->jobs[dc->next_job++] : NULL;
         pthread_mutex_unlock(&dc->lock);
         if (!j) break;
-        double t0 = now_s(), w0 = w.waited;
+        double t0 = now_s(), w0 = w.waited, c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
         int rc = run_job(&w, j);
+        double cpu = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
         pthread_mutex_lock(&dc->lock);
         dc->decode_s += now_s() - t0 - (w.waited - w0);
+        dc->decode_cpu_s += cpu;
         if (rc == IRIS_ECANCELLED) dc->stop = 1;
         pthread_mutex_unlock(&dc->lock);
     }

@@ -366,6 +366,7 @@ static int pipeline(run *r)
     }
     for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
     r->sum->decode_s += dc.decode_s;
+    r->sum->decode_cpu_s += dc.decode_cpu_s;
     r->sum->files_hashed += dc.files_hashed;
     r->sum->files_decoded += dc.files_decoded;
     r->sum->bytes_read += dc.bytes_read;

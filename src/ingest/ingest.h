@@ -163,7 +163,7 @@ typedef struct decode_ctx {
     int min_side;            /* JPEG DCT scaling target */
     int text_windows;        /* textvec.h mode */
     /* totals added by the workers (under lock) */
-    double decode_s;
+    double decode_s, decode_cpu_s;
     int64_t files_hashed, files_decoded, bytes_read;
     int ocr_failed;          /* OCR engine unavailable: warned once */
     char ocr_error[256];
