@@ -9,7 +9,7 @@
  * and the union box of the text blocks it overlaps), raster figures above
  * the size minimum (PDF_FIGURE items with page and box, encoded as
  * images), and for a page with (almost) no text layer - a scan - a render
- * at OCR_DPI fed to OCR (OCR items). A page that cannot be read is a
+ * at OCR_DPI fed to OCR (OCR items) unless it is blank. A page that cannot be read is a
  * warning; a document none of whose pages could be read is skipped.
  */
 #include "ingest/ingest.h"
@@ -23,6 +23,7 @@
 
 #define SCAN_MAX_CHARS 10 /* a page with fewer non-space characters is OCR'd */
 #define OCR_DPI 300
+#define BLANK_DPI 36 /* enough to see any line of text as grey pixels */
 
 static void chunk_boxes(unit *u, int from, const pdfdoc_page *pg)
 {
@@ -61,8 +62,22 @@ static int figure_items(worker *w, unit *u, const pdfdoc_page *pg, int64_t *seq)
     return IRIS_OK;
 }
 
+/* 1 if the page renders to (almost) pure white at a low resolution:
+ * nothing to read, and OCR (about a second a page) would be wasted. Blank
+ * pages are common in manuals (octave.pdf has 24). */
+static int blank_page(pdfdoc *d, int index)
+{
+    iris_image img = {0};
+    if (pdfdoc_render(d, index, BLANK_DPI, 0, &img, NULL)) return 0;
+    size_t n = (size_t)img.width * img.height * 3, dark = 0;
+    for (size_t i = 0; i < n; i++) dark += img.rgb[i] < 200;
+    iris_image_free(&img);
+    return dark == 0;
+}
+
 static int ocr_page(worker *w, unit *u, pdfdoc *d, int index, int64_t *seq)
 {
+    if (blank_page(d, index)) return IRIS_OK;
     iris_image img = {0};
     int rc = pdfdoc_render(d, index, OCR_DPI, 0, &img, NULL);
     if (rc) {
