@@ -317,3 +317,33 @@ def test_sigkill_at_random_moments(tmp_path):
     check_invariants(db)
     assert items_by_content(db) == ref_items
     assert db_rows(db, "SELECT count(*) FROM contents WHERE state = 0") == [(0,)]
+
+
+# ----------------------------------------------------------------- long PDFs
+
+def peak_rss_mb(args):
+    p = subprocess.Popen([IRIS, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = p.stdout.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return json.loads(out), ru.ru_maxrss / 1024
+
+
+def test_long_pdf_streams_in_flat_memory(tmp_path):
+    """A 1500-page PDF (written in 0.3 s by tools/make_pdf.py) is indexed page by page: the
+    process peaks at about the memory of a 150-page one. ~7 s."""
+    rss = {}
+    for n in (150, 1500):
+        pdf = tmp_path / f"m{n}" / "manual.pdf"
+        pdf.parent.mkdir()
+        make_pdf.long_manual(str(pdf), n)
+        db = str(tmp_path / f"m{n}.db")
+        s, rss[n] = peak_rss_mb(["index", "--db", db, "--model", MODEL, "--json", "--quiet",
+                                 str(pdf.parent)])
+        assert s["pdf_pages"] == n and s["pages_failed"] == 0
+        assert db_rows(db, "SELECT count(DISTINCT page), min(page), max(page) FROM items"
+                           " WHERE modality = 3") == [(n, 1, n)]
+        hit = db_rows(db, f"SELECT count(*) FROM items WHERE page = {n} AND text LIKE"
+                          f" '%part number {1000 + n - 1}%'")
+        assert hit == [(1,)]
+    assert rss[1500] < rss[150] + 16, rss
