@@ -290,12 +290,25 @@ static void gemm_one(clip_isa isa, const float *x, int ldx, const clip_bsrc *b, 
 
 /* ------------------------------------------------------------ linear layers */
 
+/* Below this many rows a linear layer uses the unpacked dot kernel: packing
+ * W costs about as much as multiplying a few rows by it. The choice depends
+ * on M only (never on threads), so thread counts cannot change results.
+ * IRIS_DOT_ROWS overrides it (tests, benchmarks). */
+#define DOT_ROWS 16
+
+static int clip_dot_rows(void)
+{
+    const char *e = getenv("IRIS_DOT_ROWS");
+    return e ? atoi(e) : DOT_ROWS;
+}
+
 typedef struct linear_job {
     const clip_kctx *k;
     const clip_linear *lin;
     int n;
     int first[9];  /* first task of each linear (n <= 8), first[n] = total */
     int msplit[8]; /* row chunks per column block */
+    int dot_rows;  /* linears of at most this many rows skip packing */
 } linear_job;
 
 static void linear_task(void *ctx, int t, int worker)
@@ -316,7 +329,10 @@ static void linear_task(void *ctx, int t, int worker)
     if (has_bias) clip_tensor_read_f32(lin->b, n0, ncols, bias);
     clip_bsrc b = {lin->w->data, lin->w->type, lin->K, 0};
     const clip_simd_ops *ops = simd_ops(job->k->isa);
-    if (ops)
+    if (ops && lin->M <= job->dot_rows && lin->K % (ops->nr / 2) == 0)
+        ops->dot(&b, lin->K, lin->x, lin->ldx, has_bias ? bias : NULL, lin->y, lin->ldy, n0, ncols,
+                 m0, m1, lin->epi);
+    else if (ops)
         gemm_simd(ops, lin->x, lin->ldx, &b, lin->K, bias, lin->y, lin->ldy, n0, ncols, m0, m1,
                   lin->epi, worker_work(job->k, worker));
     else
@@ -328,7 +344,8 @@ void clip_linear_run(const clip_kctx *k, const clip_linear *lin, int n)
 {
     int threads = iris_pool_threads(k->pool);
     for (int done = 0; done < n; done += 8) { /* at most 8 linears per parallel loop */
-        linear_job job = {.k = k, .lin = lin + done, .n = n - done < 8 ? n - done : 8};
+        linear_job job = {.k = k, .lin = lin + done, .n = n - done < 8 ? n - done : 8,
+                          .dot_rows = clip_dot_rows()};
         for (int g = 0; g < job.n; g++) {
             const clip_linear *l = &job.lin[g];
             int blocks = (l->N + NC - 1) / NC, ms = 1;

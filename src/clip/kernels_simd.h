@@ -38,6 +38,10 @@ typedef struct clip_simd_ops {
     /* C[mr][ncols] (stride ldc) = init + A[mr][kc] (stride lda) * Bp[kc][nr] */
     void (*ukr)(int mr, int kc, const float *a, int lda, const float *bp, float *c, int ldc,
                 int ncols, const float *row, int mode);
+    /* The small-M GEMM: C[m0, m1) x [n0, n0 + ncols) = epilogue(bias + A B^T)
+     * without packing; B stored [N][K], K % (nr / 2) == 0. */
+    void (*dot)(const clip_bsrc *b, int K, const float *a, int lda, const float *bias,
+                float *c, int ldc, int n0, int ncols, int m0, int m1, clip_epilogue epi);
     void (*activation)(float *x, int n, clip_epilogue epi);
     void (*softmax)(float *x, int n, float scale);
     void (*layernorm)(const float *x, float *y, int n, const float *g, const float *b, float eps);
