@@ -294,7 +294,7 @@ static void gemm_one(clip_isa isa, const float *x, int ldx, const clip_bsrc *b, 
  * W costs about as much as multiplying a few rows by it. The choice depends
  * on M only (never on threads), so thread counts cannot change results.
  * IRIS_DOT_ROWS overrides it (tests, benchmarks). */
-#define DOT_ROWS 16
+#define DOT_ROWS 24
 
 static int clip_dot_rows(void)
 {

@@ -60,6 +60,9 @@ static inline float hmax(__m256 v)
 #define VDIV _mm256_div_ps
 #define VMAX _mm256_max_ps
 #define VMIN _mm256_min_ps
+#define VUNPACKLO _mm256_unpacklo_ps
+#define VUNPACKHI _mm256_unpackhi_ps
+#define VSHUFFLE _mm256_shuffle_ps
 #define VFMA _mm256_fmadd_ps
 #define VHSUM hsum
 #define VHMAX hmax
@@ -96,6 +99,16 @@ static inline void transpose_block(V r[8])
         r[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20);
         r[4 + j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
     }
+}
+
+/* The cross-lane end of hsum16 (kernels_simd.inc): u[i]'s 128-bit lane L
+ * holds partial sums of a[4i .. 4i+3]; out[i] gets a[i]'s total. */
+static inline void hsum_lanes(const V u[4], float out[16])
+{
+    for (int i = 0; i < 2; i++)
+        _mm256_storeu_ps(out + 8 * i,
+                         _mm256_add_ps(_mm256_permute2f128_ps(u[2 * i], u[2 * i + 1], 0x20),
+                                       _mm256_permute2f128_ps(u[2 * i], u[2 * i + 1], 0x31)));
 }
 
 #define SIMD_OPS clip_ops_avx2

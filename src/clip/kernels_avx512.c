@@ -37,6 +37,9 @@ static inline __mmask16 lane_mask(int n) { return n >= 16 ? 0xFFFF : (__mmask16)
 #define VDIV _mm512_div_ps
 #define VMAX _mm512_max_ps
 #define VMIN _mm512_min_ps
+#define VUNPACKLO _mm512_unpacklo_ps
+#define VUNPACKHI _mm512_unpackhi_ps
+#define VSHUFFLE _mm512_shuffle_ps
 #define VFMA _mm512_fmadd_ps
 #define VHSUM _mm512_reduce_add_ps
 #define VHMAX _mm512_reduce_max_ps
@@ -82,6 +85,16 @@ static inline void transpose_block(V r[16])
         r[4 + j] = _mm512_shuffle_f32x4(w0, w1, 0x88);
         r[12 + j] = _mm512_shuffle_f32x4(w0, w1, 0xDD);
     }
+}
+
+/* The cross-lane end of hsum16 (kernels_simd.inc): u[i]'s 128-bit lane L
+ * holds partial sums of a[4i .. 4i+3]; out[i] gets a[i]'s total. */
+static inline void hsum_lanes(const V u[4], float out[16])
+{
+    V w0 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], 0x44), _mm512_shuffle_f32x4(u[0], u[1], 0xEE));
+    V w1 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], 0x44), _mm512_shuffle_f32x4(u[2], u[3], 0xEE));
+    _mm512_storeu_ps(out, _mm512_add_ps(_mm512_shuffle_f32x4(w0, w1, 0x88),
+                                        _mm512_shuffle_f32x4(w0, w1, 0xDD)));
 }
 
 #define SIMD_OPS clip_ops_avx512

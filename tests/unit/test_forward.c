@@ -301,7 +301,7 @@ static double max_abs_diff(const float *a, const float *b, size_t n)
 
 /* Thread count never changes the bits: each output is accumulated in the
  * same order whichever worker computes it. Batch composition and chunking
- * may (a linear of at most 16 rows sums in another, equally exact order),
+ * may (a linear of at most 24 rows sums in another, equally exact order),
  * by at most 1e-6. */
 static void test_batch_threads_and_chunks_invariant(void)
 {
