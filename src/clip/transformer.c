@@ -61,7 +61,7 @@ int clip_rows_budget(const clip_run *run, const clip_tower_config *t, int extra_
 {
     size_t per_row = sizeof(float) * (2 * (size_t)t->width + (size_t)big_cols(t, extra_cols));
     size_t rows = (run->chunk_bytes ? run->chunk_bytes : CLIP_CHUNK_BYTES) / per_row;
-    return rows > (1 << 20) ? 1 << 20 : (int)rows;
+    return rows > CLIP_CHUNK_ROWS ? CLIP_CHUNK_ROWS : (int)rows;
 }
 
 int clip_acts_init(clip_acts *s, const clip_tower_config *t, int rows, int extra_cols)
