@@ -260,13 +260,72 @@ static int push_hit(store_hit **hits, int *n, int *cap, sqlite3_stmt *s)
     return IRIS_OK;
 }
 
-static const char search_sql[] =
+/* Exact query: every match joined with its item and content, filtered,
+ * ranked. Its cost grows with the number of matches (two B-tree lookups
+ * each), not with the LIMIT. */
+static const char full_sql[] =
     "SELECT fts.rowid, -bm25(fts) AS score, snippet(fts, -1, ?2, ?3, '…', ?4)"
     " FROM fts JOIN items i ON i.id = fts.rowid JOIN contents c ON c.id = i.content_id"
     " WHERE fts MATCH ?1 AND c.state = 1 AND ((?5 >> i.modality) & 1)"
     " AND (?6 IS NULL OR EXISTS (SELECT 1 FROM files f"
     "      WHERE (f.content_id = c.id OR f.prev_content_id = c.id) AND f.path GLOB ?6))"
     " ORDER BY score DESC, fts.rowid LIMIT ?7";
+
+/* Fast path, three stages: rank the bare FTS index (no joins) and keep the
+ * best ?8 matches; join and filter those, keeping LIMIT; only then re-enter
+ * the FTS index for snippet() on at most LIMIT rows. Filtering keeps the
+ * order, so when LIMIT rows survive they are exactly the rows the full
+ * query returns. The last column tells how many candidates there were:
+ * fewer than ?8 means every match was a candidate. snippet() costs ~25 us
+ * a row, so it must never see a row that will not be returned: a sort
+ * computes its result columns for every input row. */
+static const char fast_sql[] =
+    "WITH top(id, score) AS MATERIALIZED ("
+    "  SELECT rowid, -bm25(fts) FROM fts WHERE fts MATCH ?1"
+    "  ORDER BY 2 DESC, rowid LIMIT ?8),"
+    " kept(id, score) AS MATERIALIZED ("
+    "  SELECT top.id, top.score FROM top"
+    "  CROSS JOIN items i ON i.id = top.id CROSS JOIN contents c ON c.id = i.content_id"
+    "  WHERE c.state = 1 AND ((?5 >> i.modality) & 1)"
+    "  AND (?6 IS NULL OR EXISTS (SELECT 1 FROM files f"
+    "       WHERE (f.content_id = c.id OR f.prev_content_id = c.id) AND f.path GLOB ?6))"
+    "  ORDER BY top.score DESC, top.id LIMIT ?7)"
+    " SELECT kept.id, kept.score, snippet(fts, -1, ?2, ?3, '…', ?4),"
+    "  (SELECT count(*) FROM top)"
+    " FROM kept CROSS JOIN fts ON fts.rowid = kept.id"
+    " WHERE fts MATCH ?1 ORDER BY kept.score DESC, kept.id";
+
+/* Candidates the fast path ranks: enough that typical filters (a modality,
+ * a folder) still leave LIMIT rows. */
+#define FAST_CANDIDATES(limit) ((limit) * 4 > 200 ? (limit) * 4 : 200)
+
+/* Runs one of the two queries. *exhausted (fast path only) is set when the
+ * candidates were every match, so a short list is the true answer. */
+static int run_search(store *st, const char *sql, const char *expr, const store_fts_opts *o,
+                      int limit, store_hit **hits, int *n_hits, int *exhausted)
+{
+    sqlite3_stmt *s;
+    /* Prepared per call: FTS5 plans depend on the expression. */
+    int r = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    if (r != SQLITE_OK) return store_sqlerr(st, r, "preparing a keyword search");
+    sqlite3_bind_text(s, 1, expr, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, o->hl_open ? o->hl_open : "[", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, o->hl_close ? o->hl_close : "]", -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, o->snippet_tokens > 0 ? (o->snippet_tokens < 64 ? o->snippet_tokens : 64) : 16);
+    sqlite3_bind_int64(s, 5, o->modalities ? o->modalities : STORE_ALL_MODALITIES);
+    store_bind_text(s, 6, o->path_glob);
+    sqlite3_bind_int(s, 7, limit);
+    if (sqlite3_bind_parameter_count(s) >= 8) sqlite3_bind_int(s, 8, FAST_CANDIDATES(limit));
+    int cap = 0, rc = IRIS_OK;
+    if (exhausted) *exhausted = 0;
+    while (!rc && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        rc = push_hit(hits, n_hits, &cap, s);
+        if (exhausted) *exhausted = sqlite3_column_int(s, 3) < FAST_CANDIDATES(limit);
+    }
+    if (!rc && r != SQLITE_DONE) rc = store_sqlerr(st, r, "running a keyword search");
+    sqlite3_finalize(s);
+    return rc;
+}
 
 int store_fts_search(store *st, const char *query, const store_fts_opts *opts, store_hit **hits,
                      int *n_hits)
@@ -281,24 +340,16 @@ int store_fts_search(store *st, const char *query, const store_fts_opts *opts, s
         free(expr);
         return IRIS_OK;
     }
-    /* Prepared per call: FTS5 plans depend on the expression. */
-    sqlite3_stmt *s;
-    int r = sqlite3_prepare_v2(st->db, search_sql, -1, &s, NULL);
-    if (r != SQLITE_OK) {
-        free(expr);
-        return store_sqlerr(st, r, "preparing a keyword search");
+    int limit = o.limit > 0 ? o.limit : 50, exhausted = 0;
+    rc = run_search(st, fast_sql, expr, &o, limit, hits, n_hits, &exhausted);
+    if (!rc && *n_hits < limit && !exhausted) {
+        /* Filters removed too many candidates (or none survived, so the
+         * count is unknown): the exact query decides. */
+        store_hits_free(*hits, *n_hits);
+        *hits = NULL;
+        *n_hits = 0;
+        rc = run_search(st, full_sql, expr, &o, limit, hits, n_hits, NULL);
     }
-    sqlite3_bind_text(s, 1, expr, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, o.hl_open ? o.hl_open : "[", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, o.hl_close ? o.hl_close : "]", -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 4, o.snippet_tokens > 0 ? (o.snippet_tokens < 64 ? o.snippet_tokens : 64) : 16);
-    sqlite3_bind_int64(s, 5, o.modalities ? o.modalities : STORE_ALL_MODALITIES);
-    store_bind_text(s, 6, o.path_glob);
-    sqlite3_bind_int(s, 7, o.limit > 0 ? o.limit : 50);
-    int cap = 0;
-    while (!rc && (r = sqlite3_step(s)) == SQLITE_ROW) rc = push_hit(hits, n_hits, &cap, s);
-    if (!rc && r != SQLITE_DONE) rc = store_sqlerr(st, r, "running a keyword search");
-    sqlite3_finalize(s);
     free(expr);
     if (rc) {
         store_hits_free(*hits, *n_hits);

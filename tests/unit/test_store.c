@@ -536,6 +536,51 @@ static void test_bm25_matches_independent_computation(void)
     store_close(st);
 }
 
+/* The keyword search ranks bare FTS matches first and filters only the best
+ * few hundred; a filter that admits only matches ranked below them must
+ * still get them, in order. Doc i holds "target" once and i filler words,
+ * so BM25 ranks the docs in index order by construction. */
+static void test_fts_filters_beyond_the_first_candidates(void)
+{
+    store *st = open_fresh();
+    enum { N = 300 };
+    char *text = malloc(8 + 4 * N);
+    for (int i = 0; i < N; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "/r/%s/d%03d", i >= 290 ? "late" : "early", i);
+        strcpy(text, "target");
+        for (int k = 0; k < i; k++) strcat(text, " pad");
+        const char *t[] = {text};
+        index_texts(st, path, path, t, 1);
+    }
+    free(text);
+    struct { const char *glob; int limit, first, n; } cases[] = {
+        {NULL, 50, 0, 50},            /* no filter: the fast path alone */
+        {"/r/late/*", 50, 290, 10},   /* only the last ranks survive */
+        {"/r/late/*", 3, 290, 3},
+        {"/r/*/d25?", 5, 250, 5},     /* just past the first candidates */
+        {"/r/none/*", 50, 0, 0},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        store_fts_opts o = {.path_glob = cases[c].glob, .limit = cases[c].limit};
+        store_hit *h;
+        int n;
+        CHECK_OK(store_fts_search(st, "target", &o, &h, &n));
+        CHECK_MSG(n == cases[c].n, "case %zu: %d hits", c, n);
+        for (int k = 0; k < n; k++) {
+            store_item_info info;
+            CHECK_OK(store_item_get(st, h[k].item_id, &info));
+            int pads = 0;
+            for (const char *p = info.text; (p = strstr(p, " pad")); p += 4) pads++;
+            store_item_info_free(&info);
+            CHECK_MSG(pads == cases[c].first + k, "case %zu rank %d: doc %d", c, k, pads);
+            CHECK(strstr(h[k].snippet, "[target]") != NULL);
+        }
+        store_hits_free(h, n);
+    }
+    store_close(st);
+}
+
 static void test_fts_query_building_is_injection_safe(void)
 {
     char *q;
@@ -945,6 +990,7 @@ int main(void)
     RUN(test_prune_is_limited_to_roots);
     RUN(test_non_utf8_paths);
     RUN(test_bm25_matches_independent_computation);
+    RUN(test_fts_filters_beyond_the_first_candidates);
     RUN(test_fts_query_building_is_injection_safe);
     RUN(test_fts_chinese_and_japanese);
     RUN(test_explicit_transactions);
