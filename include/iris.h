@@ -84,6 +84,19 @@ int iris_image_load(const char *path, const iris_decode_opts *opts, iris_image *
 int iris_image_decode(const void *data, size_t size, const iris_decode_opts *opts,
                       iris_image *out);
 void iris_image_free(iris_image *img);
+/* The MIME type of image data from its magic bytes ("image/jpeg",
+ * "image/png", ...: the formats above), or NULL for anything else. */
+const char *iris_image_mime(const void *data, size_t n);
+
+/* Resizes to exactly width x height (Pillow's antialiased bicubic, the
+ * filter of CLIP preprocessing). out is allocated; free it. */
+int iris_image_resize(const iris_image *img, int width, int height, iris_image *out);
+/* Scales down (never up) so the longer side is at most max_side, keeping
+ * the aspect ratio; a copy when it already fits. */
+int iris_image_fit(const iris_image *img, int max_side, iris_image *out);
+/* Encodes as baseline JPEG (quality 1..100) into a malloc'ed buffer. */
+int iris_image_encode_jpeg(const iris_image *img, int quality, unsigned char **out,
+                           size_t *size);
 
 /* ---------------------------------------------------------------- models */
 

@@ -202,6 +202,18 @@ static media_decoder sniff(const uint8_t *p, size_t n)
     return NULL;
 }
 
+const char *iris_image_mime(const void *data, size_t n)
+{
+    media_decoder d = data ? sniff(data, n) : NULL;
+    return d == media_decode_jpeg   ? "image/jpeg"
+           : d == media_decode_png  ? "image/png"
+           : d == media_decode_gif  ? "image/gif"
+           : d == media_decode_webp ? "image/webp"
+           : d == media_decode_bmp  ? "image/bmp"
+           : d == media_decode_tiff ? "image/tiff"
+                                    : NULL;
+}
+
 /* Names a few image formats we know but do not decode, for a clearer error. */
 static const char *known_unsupported(const uint8_t *p, size_t n)
 {
