@@ -517,6 +517,73 @@ int iris_classify_vectors(const iris_model *model, const char *const *labels, in
 
 /* ===================================================== serve (issue 5) === */
 
+/* What a front end (the REST server, a binding) needs to show items beyond
+ * iris_item_get(): the source file, the stored vector, a thumbnail, and a
+ * 2D map of the index. docs/server.md describes how iris serve uses them. */
+
+/* An item's source file, opened for reading. */
+typedef struct iris_item_file {
+    int fd;            /* read-only descriptor; iris_item_file_close() */
+    int64_t size;      /* bytes */
+    int64_t mtime_ns;  /* as recorded by the index */
+    char mime[64];     /* from the content: "image/jpeg", "application/pdf",
+                          "text/plain; charset=utf-8", ... */
+    char name[256];    /* the file's base name */
+} iris_item_file;
+
+/* Opens the file item_id came from. The path comes from the index only; a
+ * symlink in its place is refused, it must be a regular file, and its size
+ * and mtime must still be those the index recorded (else IRIS_ENOTFOUND
+ * saying why), all checked on the opened descriptor. */
+int iris_item_open(iris_db *db, int64_t item_id, iris_item_file *out);
+void iris_item_file_close(iris_item_file *f);
+
+/* The item's stored CLIP vector: dim floats (the index model's dim). */
+int iris_item_vector(iris_db *db, int64_t item_id, float *out, int dim);
+
+#define IRIS_THUMB_MIN 32
+#define IRIS_THUMB_MAX 1024
+/* A JPEG of an image item scaled down to at most max_side pixels on its
+ * longer side (IRIS_THUMB_MIN..IRIS_THUMB_MAX); *jpeg is malloc'ed. Made
+ * once and cached under <index folder>/thumbs/ by content hash and size.
+ * Text items fail with IRIS_EFORMAT, like iris_item_image(). */
+int iris_item_thumbnail(iris_db *db, int64_t item_id, int max_side, unsigned char **jpeg,
+                        size_t *size);
+
+/* The 2D map: every item vector projected on the index's first two
+ * principal axes (PCA). A query vector projects exactly onto the same
+ * plane (iris_map_project), so it can be drawn among the items. */
+typedef struct iris_map_point {
+    int64_t item_id;
+    int modality;
+    float x, y;
+} iris_map_point;
+
+typedef struct iris_map {
+    int64_t generation;     /* the index state it describes */
+    int dim;
+    int n;                  /* points, one per item vector, by item id */
+    iris_map_point *points;
+    float *mean;            /* [dim] the vectors' mean */
+    float *axes;            /* [2 * dim] unit principal axes, row-major */
+    double variance[2];     /* the vectors' variance along each axis */
+    double total_variance;  /* ... and in all (trace of the covariance) */
+    int from_cache;         /* 1 when read from the cache file */
+} iris_map;
+
+/* The map of the index: read from the cache file next to it (<index>.map)
+ * when that still describes the index, else computed (two passes over the
+ * vectors, on a connection of its own: searches go on meanwhile) and
+ * cached. An index without vectors gives n = 0. */
+int iris_map_get(iris_db *db, iris_map **out);
+/* *current = 1 if nothing changed in the index since map was made. */
+int iris_map_current(iris_db *db, const iris_map *map, int *current);
+/* xy = the projection of vec (dim floats) onto the map's plane. */
+int iris_map_project(const iris_map *map, const float *vec, int dim, float xy[2]);
+/* The point of item_id, or NULL if it has none. */
+const iris_map_point *iris_map_find(const iris_map *map, int64_t item_id);
+void iris_map_free(iris_map *map);
+
 /* ======================================================= ask (issue 6) === */
 
 /* Answers a question from the index, citing its sources: hybrid retrieval
