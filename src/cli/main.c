@@ -29,6 +29,7 @@ int cmd_similar(int argc, char **argv);  /* cmd_search.c */
 int cmd_classify(int argc, char **argv); /* cmd_classify.c */
 int cmd_ask(int argc, char **argv);      /* cmd_ask.c */
 int cmd_caption(int argc, char **argv);  /* cmd_caption.c */
+int cmd_serve(int argc, char **argv);    /* cmd_serve.c */
 
 static const cli_command commands[] = {
     {"help", cmd_help, "show the commands"},
@@ -45,6 +46,7 @@ static const cli_command commands[] = {
     {"ask", cmd_ask, "answer a question from the index, citing its sources"},
     {"caption", cmd_caption, "describe indexed images with a vision model (searchable captions)"},
     {"stats", cmd_stats, "what an index holds: files, items by type, model, size"},
+    {"serve", cmd_serve, "REST API and web UI (search, map, thumbnails) on http://127.0.0.1:8080"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
