@@ -127,7 +127,7 @@ async function loadStatus() {
     }
     const ix = s.index;
     box.replaceChildren(el('b', { text: ix.items.toLocaleString() }), ` items in ${plural(ix.files, 'file')}`,
-      el('br'), ix.model ? `${ix.model.name} · ${ix.model.dim}-d` : 'no model yet');
+      el('span', { class: 'model', text: ix.model ? `${ix.model.name} · ${ix.model.dim}-d` : 'no model yet' }));
     if (ix.model && ix.model.error) banner(`The index's model could not be loaded, so only keyword search works: ${ix.model.error}`);
     loadMap();
   } catch (e) {
@@ -561,6 +561,7 @@ map = new MapView($('map'), {
   onHover: highlightCard,
   preview,
 });
+window.iris = { map, state }; // for the browser tests and the curious
 wire();
 loadStatus();
 loadURL();
