@@ -166,7 +166,7 @@ static char *render(const iris_map *m, int max)
     cJSON_AddItemToObject(o, "explained_variance", cJSON_CreateDoubleArray(ex, 2));
     cJSON *names = cJSON_AddObjectToObject(o, "modalities");
     for (int k = 1; k < IRIS_N_MODS; k++) {
-        char key[8];
+        char key[16];
         snprintf(key, sizeof key, "%d", k);
         cJSON_AddStringToObject(names, key, iris_modality_name(k));
     }
