@@ -40,7 +40,7 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-if ! .venv/bin/python -c 'import torch, transformers, ftfy, regex, safetensors, numpy, PIL, gguf, pytest' 2>/dev/null; then
+if ! .venv/bin/python -c 'import torch, transformers, ftfy, regex, safetensors, numpy, PIL, gguf, pytest, playwright' 2>/dev/null; then
   .venv/bin/pip install -q torch==2.13.0
   .venv/bin/pip install -q -r tools/requirements.txt
   # open_clip is read only for its tokenizer and BPE file; its torchvision
