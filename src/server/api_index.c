@@ -83,6 +83,7 @@ void api_status(server *s, request *q, reply *r)
     cJSON *sv = cJSON_AddObjectToObject(o, "server");
     cJSON_AddNumberToObject(sv, "threads", c->threads);
     cJSON_AddNumberToObject(sv, "uptime_s", serve_now() - s->started);
+    cJSON_AddNumberToObject(sv, "requests_in_flight", atomic_load(&s->active)); /* this one too */
     cJSON_AddBoolToObject(sv, "auth", s->has_key);
     if (c->cors_origin) cJSON_AddStringToObject(sv, "cors", c->cors_origin);
     else cJSON_AddNullToObject(sv, "cors");

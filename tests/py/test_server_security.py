@@ -272,7 +272,10 @@ def test_sigterm_lets_the_request_in_flight_finish(corpus):
     c = socket.create_connection(("127.0.0.1", s.port), timeout=30)
     c.sendall(b"POST /api/search/image?k=3 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\n"
               b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(img) + img[:len(img) // 2])
-    time.sleep(0.3)
+    t0 = time.time()  # the upload is in flight once the server has its headers
+    while s.get("/api/status")[1]["server"]["requests_in_flight"] < 2:
+        assert time.time() - t0 < 10, "the server never began the upload"
+        time.sleep(0.05)
     s.proc.send_signal(signal.SIGTERM)
     t0 = time.time()
     while time.time() - t0 < 10:  # new connections are refused once it stops accepting
