@@ -38,13 +38,11 @@ LIB_SRC  := $(filter-out src/cli/% src/server/%,$(wildcard src/*/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c) $(wildcard src/server/*.c)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 BENCH_SRC := $(wildcard bench/*.c)
-HELPER_SRC := $(wildcard tests/helpers/*.c)
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
-HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 
 .PHONY: all test asan check-tests bench clean
 all: $(BUILD)/libiris.a $(BUILD)/libiris.so $(BUILD)/iris
@@ -82,12 +80,7 @@ $(BUILD)/bench/ann_bench: bench/ann_bench.cpp tests/unit/ann_data.h $(BUILD)/lib
 # The web UI and the OpenAPI document are embedded (.incbin) in the server.
 $(BUILD)/obj/src/server/assets.o: $(wildcard web/*) docs/openapi.json
 
-# Programs the Python tests drive (not tests themselves).
-$(BUILD)/tests/helpers/%: tests/helpers/%.c $(BUILD)/libiris.a
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libiris.a $(LDFLAGS) $(LDLIBS)
-
-check-tests: all $(TEST_BIN) $(HELPER_BIN)
+check-tests: all $(TEST_BIN)
 
 # The runner prints one line per test and ends with "N passed, N failed".
 test: check-tests

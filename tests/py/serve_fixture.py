@@ -2,16 +2,18 @@
 started on a free loopback port, and an HTTP client that never goes through a proxy.
 
 The corpus is known by construction: solid shapes in known colours on plain backgrounds
-(JPEG and PNG), and a few text files with known words. The index is built with
-tests/helpers/mkindex (one item per file, real size/mtime/SHA-256, encoded by the given
-model) until `iris index` lands.
+(JPEG and PNG), and a few text files with known words, each small enough to be one item.
+The index is built by `iris index`, as a user would.
 """
+import atexit
 import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 from PIL import Image, ImageDraw
@@ -19,7 +21,6 @@ from PIL import Image, ImageDraw
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("IRIS_BUILD", os.path.join(ROOT, "build"))
 IRIS = os.environ.get("IRIS_BIN", os.path.join(BUILD, "iris"))
-MKINDEX = os.path.join(BUILD, "tests", "helpers", "mkindex")
 TINY = os.path.join(ROOT, "tests", "fixtures", "models", "tiny-hf")
 SANITIZED = bool(os.environ.get("IRIS_SANITIZED"))
 
@@ -30,6 +31,11 @@ TEXTS = {
     "manual.md": "# Manual\n\nPress the green button to start the machine. 按绿色按钮启动机器。",
     "recipe.txt": "Whisk three eggs with sugar, then fold in the flour gently.",
 }
+
+
+EMPTY_CONFIG = os.path.join(tempfile.mkdtemp(prefix="iris-serve-"), "config.toml")
+open(EMPTY_CONFIG, "w").close()
+atexit.register(shutil.rmtree, os.path.dirname(EMPTY_CONFIG), True)
 
 
 def make_corpus(folder):
@@ -49,7 +55,8 @@ def make_corpus(folder):
 
 
 def build_index(db, files, model=TINY):
-    p = subprocess.run([MKINDEX, db, model, *files], capture_output=True, text=True, timeout=300)
+    p = subprocess.run([IRIS, "index", "--db", db, "--model", model, "--quiet", "--jobs", "1",
+                        *files], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
 
 
@@ -57,7 +64,11 @@ class Server:
     """`iris serve` on a free port; stop() sends SIGTERM and returns (status, stderr)."""
 
     def __init__(self, db, *args, env=None, wait=True):
-        e = dict(os.environ)
+        # Hermetic: no API key, language model or configuration file of the person running
+        # the tests reaches the server unless a test passes it in env.
+        e = {k: v for k, v in os.environ.items()
+             if not k.startswith(("IRIS_LLM_", "IRIS_VLM_", "IRIS_CONFIG", "IRIS_API_KEY"))}
+        e["IRIS_CONFIG"] = EMPTY_CONFIG
         e.update(env or {})
         self.proc = subprocess.Popen([IRIS, "serve", "--db", db, "--port", "0", *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

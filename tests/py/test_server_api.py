@@ -296,8 +296,9 @@ def test_classify_items_and_upload(srv, corpus):
     form, ctype = multipart({"image": ("x.jpg", data, "image/jpeg"), "labels": "circle, square,star"})
     status, up = srv.json("POST", "/api/classify", form, {"Content-Type": ctype})
     assert status == 200 and up["results"][0]["image"] == "upload"
-    # the upload is the indexed file: same vector, same probabilities
-    assert up["results"][0]["probs"] == pytest.approx(body["results"][0]["probs"], abs=1e-5)
+    # the upload is the indexed file: the same probabilities up to float rounding (iris index
+    # encodes images in batches, the upload alone: the GEMMs add in another order)
+    assert up["results"][0]["probs"] == pytest.approx(body["results"][0]["probs"], abs=1e-3)
 
 
 def test_classify_errors(srv, corpus):
