@@ -669,6 +669,11 @@ typedef struct iris_answer {
 int iris_ask(iris_db *db, const char *question, const iris_ask_opts *opts,
              iris_ask_delta_fn on_delta, void *user, iris_answer **out);
 void iris_answer_free(iris_answer *answer);
+/* The model iris_ask would send a question to, from the configuration as
+ * iris_ask reads it (config: the file, NULL = the default one): its name
+ * in model, or "" when none is configured (answers are then extractive).
+ * A broken configuration is an error, as it would be for iris_ask. */
+int iris_ask_model(const char *config, char *model, size_t cap);
 /* The answer as one JSON object (malloc'ed; free()), the format of
  * `iris ask --json` and the server (docs/rag.md); question may be NULL. */
 int iris_answer_json(const iris_answer *answer, const char *question, char **json);

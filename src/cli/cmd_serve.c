@@ -3,7 +3,7 @@
  *
  *   iris serve [--db PATH] [--host 127.0.0.1] [--port 8080] [--api-key KEY]
  *              [--cors ORIGIN] [--threads N] [--timeout S] [--max-upload MB]
- *              [--max-pixels MP] [--model M] [--quiet] [--routes]
+ *              [--max-pixels MP] [--model M] [--config FILE] [--quiet] [--routes]
  *
  * The API key may come from IRIS_API_KEY instead (keeps it out of `ps`).
  * Exit status: 0 after a clean shutdown (SIGTERM / SIGINT), 1 if the
@@ -13,7 +13,6 @@
 #include "cli/cli.h"
 #include "server/server.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,48 +35,42 @@ static const char serve_usage[] =
     "  --max-upload MB   largest image upload (default 20)\n"
     "  --max-pixels MP   largest decoded upload in megapixels (default 50)\n"
     "  --model M         model (must be the index's; default: the index's)\n"
+    "  --config FILE     configuration of the language model for /api/ask\n"
+    "                    (default $IRIS_CONFIG or ~/.config/iris/config.toml)\n"
     "  --quiet           no access log on stderr\n"
     "  --routes          print the API's routes and exit\n";
 
-static int number(const char *arg, long lo, long hi, long *out)
+/* An option's whole number in [lo, hi]: 0, or the usage error's status. */
+static int number(const char *opt, const char *arg, long lo, long hi, int *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(arg, &end, 10);
-    if (errno || end == arg || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
-static int bad(const char *what, const char *arg)
-{
-    fprintf(stderr, "iris serve: %s, not '%s'\n%s", what, arg, serve_usage);
-    return CLI_USAGE;
+    char what[64];
+    snprintf(what, sizeof what, "%s wants %ld to %ld, not '%%s'", opt, lo, hi);
+    return cli_parse_int(arg, lo, hi, out) ? cli_usage_error("serve", serve_usage, what, arg) : 0;
 }
 
 static int parse_option(serve_config *c, int opt, const char *arg)
 {
-    long v;
+    int v, rc;
     switch (opt) {
     case 'd': c->db_path = arg; return 0;
     case 'H': c->host = arg; return 0;
-    case 'p': return number(arg, 0, 65535, &v) ? bad("--port wants 0 to 65535", arg)
-                                                : (c->port = (int)v, 0);
+    case 'p': return number("--port", arg, 0, 65535, &c->port);
     case 'k': c->api_key = arg; return 0;
     case 'c': c->cors_origin = arg; return 0;
-    case 't': return number(arg, 1, 256, &v) ? bad("--threads wants 1 to 256", arg)
-                                              : (c->threads = (int)v, 0);
-    case 'T': return number(arg, 1, 3600, &v) ? bad("--timeout wants 1 to 3600 seconds", arg)
-                                               : (c->timeout_s = (int)v, 0);
-    case 'u': return number(arg, 1, 1024, &v) ? bad("--max-upload wants 1 to 1024 MB", arg)
-                                               : (c->max_upload = (size_t)v << 20, 0);
-    case 'x': return number(arg, 1, 1000, &v) ? bad("--max-pixels wants 1 to 1000 megapixels", arg)
-                                               : (c->max_pixels = (uint64_t)v * 1000000, 0);
+    case 't': return number("--threads", arg, 1, 256, &c->threads);
+    case 'T': return number("--timeout (seconds)", arg, 1, 3600, &c->timeout_s);
+    case 'u':
+        if (!(rc = number("--max-upload (MB)", arg, 1, 1024, &v))) c->max_upload = (size_t)v << 20;
+        return rc;
+    case 'x':
+        if (!(rc = number("--max-pixels (megapixels)", arg, 1, 1000, &v)))
+            c->max_pixels = (uint64_t)v * 1000000;
+        return rc;
     case 'm': c->model = arg; return 0;
+    case 'C': c->llm_config = arg; return 0;
     case 'q': c->quiet = 1; return 0;
     default:
-        fprintf(stderr, "iris serve: unknown option or missing value\n%s", serve_usage);
-        return CLI_USAGE;
+        return cli_usage_error("serve", serve_usage, "unknown option or missing value%s", "");
     }
 }
 
@@ -89,7 +82,8 @@ int cmd_serve(int argc, char **argv)
         {"cors", required_argument, NULL, 'c'},     {"threads", required_argument, NULL, 't'},
         {"timeout", required_argument, NULL, 'T'},  {"max-upload", required_argument, NULL, 'u'},
         {"max-pixels", required_argument, NULL, 'x'}, {"model", required_argument, NULL, 'm'},
-        {"quiet", no_argument, NULL, 'q'},          {"routes", no_argument, NULL, 'R'},
+        {"config", required_argument, NULL, 'C'},  {"quiet", no_argument, NULL, 'q'},
+        {"routes", no_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     serve_config c = {.host = "127.0.0.1", .port = 8080, .timeout_s = 30, .drain_s = 10,
@@ -109,6 +103,7 @@ int cmd_serve(int argc, char **argv)
         int rc = parse_option(&c, opt, optarg);
         if (rc) return rc;
     }
-    if (optind < argc) return bad("takes no arguments", argv[optind]);
+    if (optind < argc)
+        return cli_usage_error("serve", serve_usage, "takes no arguments, not '%s'", argv[optind]);
     return serve_run(&c);
 }

@@ -105,6 +105,16 @@ static int load_llm_config(const char *path, iris_llm_config *cfg)
     return rc;
 }
 
+int iris_ask_model(const char *config, char *model, size_t cap)
+{
+    if (!model || !cap) return iris_fail(IRIS_EARG, "iris_ask_model: no room for the name");
+    model[0] = 0;
+    iris_llm_config cfg;
+    int rc = load_llm_config(config, &cfg);
+    if (!rc && iris_llm_configured(&cfg)) snprintf(model, cap, "%s", cfg.model);
+    return rc;
+}
+
 /* ------------------------------------------------------------ retrieval */
 
 static int retrieve(iris_db *db, const char *question, const iris_ask_opts *o, int native,

@@ -38,6 +38,12 @@ static cJSON *source_json(const iris_ask_source *s)
     return o;
 }
 
+/* cJSON_CreateIntArray gives NULL (and the key goes missing) for none. */
+static cJSON *int_array(const int *v, int n)
+{
+    return n ? cJSON_CreateIntArray(v, n) : cJSON_CreateArray();
+}
+
 static void add_timing(cJSON *o, const iris_answer *a)
 {
     cJSON *t = cJSON_AddObjectToObject(o, "timing_ms");
@@ -60,8 +66,8 @@ static cJSON *answer_json(const iris_answer *a, const char *question)
     else cJSON_AddNullToObject(o, "model");
     cJSON *arr = cJSON_AddArrayToObject(o, "sources");
     for (int i = 0; i < a->n_sources; i++) cJSON_AddItemToArray(arr, source_json(&a->sources[i]));
-    cJSON_AddItemToObject(o, "citations", cJSON_CreateIntArray(a->cited, a->n_cited));
-    cJSON_AddItemToObject(o, "invalid_citations", cJSON_CreateIntArray(a->invalid, a->n_invalid));
+    cJSON_AddItemToObject(o, "citations", int_array(a->cited, a->n_cited));
+    cJSON_AddItemToObject(o, "invalid_citations", int_array(a->invalid, a->n_invalid));
     cJSON_AddNumberToObject(o, "dropped", a->n_dropped);
     cJSON_AddNumberToObject(o, "images_sent", a->images_sent);
     cJSON *u = cJSON_AddObjectToObject(o, "usage");

@@ -84,6 +84,7 @@ void api_status(server *s, request *q, reply *r)
     cJSON_AddNumberToObject(sv, "threads", c->threads);
     cJSON_AddNumberToObject(sv, "uptime_s", serve_now() - s->started);
     cJSON_AddNumberToObject(sv, "requests_in_flight", atomic_load(&s->active)); /* this one too */
+    cJSON_AddNumberToObject(sv, "answers_in_progress", atomic_load(&s->deferred_running));
     cJSON_AddBoolToObject(sv, "auth", s->has_key);
     if (c->cors_origin) cJSON_AddStringToObject(sv, "cors", c->cors_origin);
     else cJSON_AddNullToObject(sv, "cors");
@@ -91,7 +92,13 @@ void api_status(server *s, request *q, reply *r)
     cJSON_AddNumberToObject(sv, "max_pixels", (double)c->max_pixels);
     cJSON *f = cJSON_AddObjectToObject(o, "features");
     cJSON_AddBoolToObject(f, "map", 1);
-    cJSON_AddBoolToObject(f, "answer", 0); /* iris ask (issue 6) has not landed */
+    /* The configuration is read again each time, as /api/ask does. */
+    char model[256];
+    int arc = iris_ask_model(c->llm_config, model, sizeof model);
+    cJSON_AddBoolToObject(f, "answer", !arc && model[0]);
+    if (!arc && model[0]) cJSON_AddStringToObject(f, "answer_model", model);
+    else cJSON_AddNullToObject(f, "answer_model");
+    if (arc) cJSON_AddStringToObject(f, "answer_error", iris_errmsg());
     reply_json(r, 200, o);
 }
 

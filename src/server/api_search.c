@@ -240,27 +240,7 @@ void api_search_post(server *s, request *q, reply *r)
     cJSON *body = req_json(q, r);
     if (!body) return;
     static const char *const keys[] = {"mode", "k", "type", "path", "min_score", "rrf_k"};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0] && q->n_fields < FORM_FIELDS; i++) {
-        cJSON *v = cJSON_GetObjectItemCaseSensitive(body, keys[i]);
-        if (!v || cJSON_IsNull(v)) continue;
-        char *txt = NULL;
-        if (cJSON_IsString(v)) txt = strdup(v->valuestring);
-        else if (cJSON_IsArray(v)) { /* ["image", "text"] -> "image,text" */
-            iris_buf b = {0};
-            cJSON *e;
-            cJSON_ArrayForEach(e, v) {
-                if (b.len) iris_buf_str(&b, ",");
-                iris_buf_str(&b, cJSON_IsString(e) ? e->valuestring : "?");
-            }
-            txt = b.p ? b.p : strdup("");
-        } else {
-            txt = cJSON_PrintUnformatted(v);
-        }
-        form_field *f = &q->fields[q->n_fields++];
-        snprintf(f->name, sizeof f->name, "%s", keys[i]);
-        iris_buf_str(&f->value, txt ? txt : "");
-        free(txt);
-    }
+    req_fields_from_json(q, body, keys, (int)(sizeof keys / sizeof keys[0]));
     cJSON *text = cJSON_GetObjectItemCaseSensitive(body, "q");
     if (text && !cJSON_IsString(text)) reply_error(r, 400, NULL, "q must be a string");
     else text_search(s, q, r, text ? text->valuestring : NULL, cJSON_CreateObject());

@@ -212,11 +212,42 @@ cJSON *req_json(request *q, reply *r)
     return o;
 }
 
+void req_fields_from_json(request *q, const cJSON *body, const char *const *keys, int n_keys)
+{
+    for (int i = 0; i < n_keys && q->n_fields < FORM_FIELDS; i++) {
+        cJSON *v = cJSON_GetObjectItemCaseSensitive(body, keys[i]);
+        if (!v || cJSON_IsNull(v)) continue;
+        char *txt = NULL;
+        if (cJSON_IsString(v)) {
+            txt = strdup(v->valuestring);
+        } else if (cJSON_IsArray(v)) { /* ["image", "text"] -> "image,text" */
+            iris_buf b = {0};
+            cJSON *e;
+            cJSON_ArrayForEach(e, v) {
+                if (b.len) iris_buf_str(&b, ",");
+                iris_buf_str(&b, cJSON_IsString(e) ? e->valuestring : "?");
+            }
+            txt = b.p ? b.p : strdup("");
+        } else {
+            txt = cJSON_PrintUnformatted(v);
+        }
+        form_field *f = &q->fields[q->n_fields++];
+        snprintf(f->name, sizeof f->name, "%s", keys[i]);
+        iris_buf_str(&f->value, txt ? txt : "");
+        free(txt);
+    }
+}
+
 /* ------------------------------------------------------------------ auth */
+
+const char *req_header(request *q, const char *name)
+{
+    return MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, name);
+}
 
 static int header_is(request *q, const char *name, const char *prefix)
 {
-    const char *v = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, name);
+    const char *v = req_header(q, name);
     return v && !strncasecmp(v, prefix, strlen(prefix));
 }
 
@@ -281,7 +312,9 @@ static void add_common_headers(server *s, request *q, struct MHD_Response *resp,
 int req_send(server *s, request *q, reply *r, const char *allow)
 {
     struct MHD_Response *resp;
-    if (r->fd >= 0) {
+    if (r->stream) {
+        resp = defer_response(r->stream);
+    } else if (r->fd >= 0) {
         resp = MHD_create_response_from_fd64(r->len, r->fd);
         if (!resp) close(r->fd);
         r->fd = -1;

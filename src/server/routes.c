@@ -27,6 +27,8 @@ static const route routes[] = {
     {"GET", "/api/items/{id}/file", api_file, ROUTE_NEEDS_INDEX, BODY_NONE},
     {"POST", "/api/classify", api_classify, ROUTE_NEEDS_INDEX, BODY_JSON | BODY_UPLOAD},
     {"GET", "/api/map", api_map, ROUTE_NEEDS_INDEX, BODY_NONE},
+    {"GET", "/api/ask", api_ask_get, ROUTE_NEEDS_INDEX, BODY_NONE},
+    {"POST", "/api/ask", api_ask_post, ROUTE_NEEDS_INDEX, BODY_JSON},
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])

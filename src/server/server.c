@@ -17,8 +17,9 @@
  * Shutdown (SIGTERM or SIGINT): stop accepting (the listening socket is
  * closed: new connections are refused), let requests already begun
  * finish (up to drain_s; requests arriving on kept-alive connections get
- * 503 and "Connection: close"), stop the workers, then close the index
- * cleanly. A second signal cuts the drain short.
+ * 503 and "Connection: close"), cancel answers still running and wait
+ * for their threads, stop the workers, then close the index cleanly. A
+ * second signal cuts the drain short.
  *
  * Signals are blocked in every thread and taken synchronously by the main
  * thread with sigtimedwait(), so no handler runs in the middle of anything.
@@ -65,6 +66,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             return req_send(s, q, &r, r.status == 405 || r.status == 204 ? allow : NULL);
         return MHD_YES;
     }
+    if (q->deferred) return MHD_NO; /* resumed without a reply: it could not be queued */
     if (*size) {
         int rc = req_body_data(s, q, data, *size);
         *size = 0;
@@ -72,6 +74,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     reply r = {.fd = -1};
     if (!req_body_end(s, q, &r)) q->route->fn(s, q, &r);
+    if (q->deferred) return MHD_YES; /* a thread replies (defer.c) */
     return req_send(s, q, &r, NULL);
 }
 
@@ -165,7 +168,7 @@ static int resolve(const serve_config *c, struct sockaddr_storage *addr, socklen
 static struct MHD_Daemon *start_daemon(server *s, const struct sockaddr_storage *addr)
 {
     const serve_config *c = s->cfg;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (addr->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     return MHD_start_daemon(flags, (uint16_t)c->port, NULL, NULL, on_access, s,
                             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* must come first */
@@ -202,6 +205,12 @@ static void drain(server *s, struct MHD_Daemon *d, const sigset_t *set)
     struct timespec tick = {0, 20 * 1000 * 1000};
     while (atomic_load(&s->active) > 0 && serve_now() < deadline)
         if (sigtimedwait(set, NULL, &tick) > 0) break; /* a second signal: stop now */
+    /* Answers still running are cancelled; their threads resume their
+     * connections, which libmicrohttpd must not find suspended, and use
+     * the index. The cancelled streams get a moment to end cleanly. */
+    defer_wait_all(s);
+    deadline = serve_now() + 1;
+    while (atomic_load(&s->active) > 0 && serve_now() < deadline) nanosleep(&tick, NULL);
     MHD_stop_daemon(d);
 }
 

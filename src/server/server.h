@@ -13,6 +13,9 @@
  *   api_search.c search by text (GET/POST), by image upload, similar items
  *   api_items.c  item details, thumbnails, original files
  *   api_index.c  health, status, map, classify, the OpenAPI document
+ *   api_ask.c    answers with citations (iris_ask), whole or streamed
+ *   defer.c      replies made on threads of their own (suspended
+ *                connections), streamed as Server-Sent Events
  *   assets.c     the web UI and the OpenAPI file, embedded at build time
  *
  * Everything goes through include/iris.h; nothing here knows SQL or CLIP.
@@ -43,6 +46,7 @@ typedef struct serve_config {
     size_t max_upload;       /* bytes of an uploaded image */
     uint64_t max_pixels;     /* decoded pixels of an uploaded image */
     int quiet;               /* no access log */
+    const char *llm_config;  /* configuration file for answers; NULL: the default */
 } serve_config;
 
 /* Runs until SIGTERM or SIGINT; returns the process exit status. */
@@ -73,6 +77,8 @@ typedef struct server {
     unsigned char key_hash[32]; /* SHA-256 of the API key */
     int has_key;
     int open_cors;           /* cfg->cors_origin is "*" */
+    atomic_int deferred_running; /* threads of deferred replies (defer.c) */
+    atomic_int deferred_cancel;  /* set at shutdown: deferred work stops */
 } server;
 
 /* ------------------------------------------------------- requests */
@@ -101,7 +107,10 @@ typedef struct request {
     size_t limit;            /* body bytes allowed */
     int too_large, bad_form;
     int counted;             /* in server.active */
+    int deferred;            /* its reply is made by a thread of its own */
 } request;
+
+typedef struct deferred deferred;
 
 /* What a handler produces. */
 typedef struct reply {
@@ -115,6 +124,7 @@ typedef struct reply {
     int cache_seconds;       /* > 0: private, max-age; < 0: no-cache; 0: no-store */
     int persistent;          /* body is static memory: not freed */
     char etag[24];           /* ETag header, or "" */
+    deferred *stream;        /* send this stream's events (defer.c) */
 } reply;
 
 /* Errors as {"error": {"code": ..., "message": ...}}. code is a short
@@ -127,8 +137,9 @@ void reply_iris_error(reply *r, int rc);
 void reply_json(reply *r, int status, cJSON *o);
 void reply_bytes(reply *r, int status, const char *type, char *body, size_t len);
 
-/* Query-string and form values. */
+/* Query-string and form values; a request header. */
 const char *req_arg(request *q, const char *name);
+const char *req_header(request *q, const char *name);
 /* A whole number in [lo, hi] from the query string or the form: 1 if
  * present and valid, 0 if absent (v untouched), -1 (reply filled) if bad. */
 int req_int(request *q, reply *r, const char *name, long lo, long hi, int *v);
@@ -139,6 +150,10 @@ int req_types(request *q, reply *r, const char *name, unsigned *mask);
 const iris_buf *req_field(request *q, const char *name);
 /* The body parsed as a JSON object; NULL (reply filled) if it is not. */
 cJSON *req_json(request *q, reply *r);
+/* The members keys of a JSON body become fields that req_arg() and the
+ * like read, as if sent in the query string: strings as they are, arrays
+ * of strings joined by commas, anything else as its JSON text. */
+void req_fields_from_json(request *q, const cJSON *body, const char *const *keys, int n_keys);
 
 /* The request's life (request.c), called by the access handler. */
 int req_begin(server *s, request *q, reply *r, char *allow, size_t allow_cap);
@@ -146,6 +161,30 @@ int req_body_data(server *s, request *q, const char *data, size_t n);
 int req_body_end(server *s, request *q, reply *r);
 int req_send(server *s, request *q, reply *r, const char *allow);
 void req_free(request *q);
+
+/* --------------------------------------------------- deferred replies */
+
+/* Work that takes long runs on a thread of its own while its connection
+ * is suspended (defer.c): fn(s, d, arg) ends the exchange with one whole
+ * reply, or with Server-Sent Events that stream until fn returns. */
+typedef void (*defer_fn)(server *s, deferred *d, void *arg);
+
+/* In a handler: starts fn; 0, or -1 with r filled (503: too many at
+ * once). arg is freed with free_arg (may be NULL) when no longer needed. */
+int defer_start(server *s, request *q, reply *r, defer_fn fn, void *arg,
+                void (*free_arg)(void *));
+/* From fn: the whole reply (r's body is freed); ignored once streaming. */
+void defer_reply(deferred *d, reply *r);
+/* From fn: one event ("event: NAME", "data: DATA"; data is one line). The
+ * first one starts a 200 text/event-stream reply. Non-zero once the
+ * client is gone. */
+int defer_event(deferred *d, const char *event, const char *data);
+/* Non-zero once the client went away or the server is stopping. */
+int defer_cancelled(deferred *d);
+/* At shutdown: cancels every deferred reply and waits for its thread. */
+void defer_wait_all(server *s);
+/* The streamed response for req_send (a struct MHD_Response *). */
+void *defer_response(deferred *d);
 
 /* ---------------------------------------------------------- routes */
 
@@ -180,6 +219,8 @@ void api_item(server *s, request *q, reply *r);
 void api_thumbnail(server *s, request *q, reply *r);
 void api_file(server *s, request *q, reply *r);
 void api_asset(server *s, request *q, reply *r);
+void api_ask_get(server *s, request *q, reply *r);
+void api_ask_post(server *s, request *q, reply *r);
 
 /* Shared by the handlers. */
 /* item_id, modality, path, name, page, bbox, thumbnail and file URLs. */

@@ -15,7 +15,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import urllib.request
 
 import pytest
 
@@ -26,6 +25,10 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import make_pdf  # noqa: E402
 import shapes  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import llm_client  # noqa: E402
+from llm_client import script, verify  # noqa: E402
+
 ZH = "\u6591\u9a6c\u72ec\u89d2\u517d"  # a Chinese phrase no file holds
 STARS = shapes.Scene("star", "blue", "top", 2)      # photos/cat.png
 CIRCLE = shapes.Scene("circle", "red", "left", 1)   # photos/sign.jpg
@@ -33,31 +36,8 @@ CIRCLE = shapes.Scene("circle", "red", "left", 1)   # photos/sign.jpg
 
 @pytest.fixture(scope="module")
 def server():
-    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "py", "llm_server.py")],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    line = p.stdout.readline()
-    assert line.startswith("PORT "), line
-    url = "http://127.0.0.1:%d" % int(line.split()[1])
-    yield url
-    p.stdin.close()
-    p.wait(timeout=10)
-
-
-def call(url, path, body=None):
-    req = urllib.request.Request(url + path, data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())
-
-
-def script(url, *steps):
-    call(url, "/_script", {"steps": list(steps)})
-
-
-def verify(url):
-    v = call(url, "/_verify")
-    assert v["ok"], v
-    return v["requests"]
+    with llm_client.running() as url:
+        yield url
 
 
 @pytest.fixture()

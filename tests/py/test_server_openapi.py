@@ -183,6 +183,9 @@ def test_live_responses_match_their_schemas(srv, spec, corpus):
         ("GET", "/api/map?max_points=2", "/api/map", None, None),
         ("POST", "/api/classify", "/api/classify", json.dumps({"labels": ["a", "b"], "items": [iid]}).encode(),
          "application/json"),
+        ("GET", "/api/ask?q=red%20circle&k=2", "/api/ask", None, None),  # extractive: no model
+        ("POST", "/api/ask", "/api/ask", b'{"q":"green button","type":["text"]}', "application/json"),
+        ("GET", "/api/ask?q=x&images=all", "/api/ask", None, None),   # 400
         ("GET", "/api/search", "/api/search", None, None),            # 400
         ("GET", "/api/items/999999", "/api/items/{id}", None, None),  # 404
         ("POST", "/api/search/image", "/api/search/image", b"junk", "image/png"),  # 422

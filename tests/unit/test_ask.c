@@ -409,6 +409,7 @@ static void test_json_format(void)
     }
     CHECK(saw_pdf);
     CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(o, "citations")), a->n_cited);
+    CHECK(cJSON_IsArray(cJSON_GetObjectItem(o, "invalid_citations"))); /* [] when none */
     CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(o, "invalid_citations")), 0);
     CHECK(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "usage"), "prompt_tokens")));
     CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "timing_ms"), "total")->valuedouble > 0);
