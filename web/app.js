@@ -1,6 +1,8 @@
 // app.js - the iris web UI: one search box (text, or an image dropped,
 // pasted or chosen), ranking mode and type filters, a result grid with
-// per-lane scores, item details with "find similar", and the 2D map.
+// per-lane scores, item details with "find similar", the 2D map, and an
+// answer panel (streamed, with clickable citations) when the server has a
+// language model configured.
 // Everything goes through the REST API (/api/openapi.json); the page
 // state lives in the URL, so reload and back work.
 
@@ -25,10 +27,11 @@ const state = {
 // ------------------------------------------------------------------ API
 
 class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, body = null) {
     super(message);
     this.status = status;
     this.code = code;
+    this.body = body; // the whole error object (an answer's sources come with it)
   }
 }
 
@@ -39,16 +42,17 @@ async function api(path, opts = {}) {
   try {
     res = await fetch(path, { ...opts, headers });
   } catch (e) {
+    if (e.name === 'AbortError') throw e;
     throw new ApiError(0, 'network', 'The server cannot be reached. Is iris serve still running?');
   }
   if (res.status === 401) askKey();
   if (!res.ok) {
-    let code = 'error', message = `${res.status} ${res.statusText}`;
+    let code = 'error', message = `${res.status} ${res.statusText}`, j = null;
     if ((res.headers.get('Content-Type') || '').startsWith('application/json')) {
-      const j = await res.json().catch(() => null);
+      j = await res.json().catch(() => null);
       if (j && j.error) ({ code, message } = j.error);
     }
-    throw new ApiError(res.status, code, message);
+    throw new ApiError(res.status, code, message, j);
   }
   return opts.raw ? res : res.json();
 }
@@ -129,6 +133,7 @@ async function loadStatus() {
     box.replaceChildren(el('b', { text: ix.items.toLocaleString() }), ` items in ${plural(ix.files, 'file')}`,
       el('span', { class: 'model', text: ix.model ? `${ix.model.name} · ${ix.model.dim}-d` : 'no model yet' }));
     if (ix.model && ix.model.error) banner(`The index's model could not be loaded, so only keyword search works: ${ix.model.error}`);
+    $('ask').hidden = !(s.features && s.features.answer);
     loadMap();
   } catch (e) {
     box.textContent = e.status === 401 ? 'API key needed' : e.message;
@@ -204,6 +209,7 @@ function searchSimilar(id, name) {
 }
 
 function submit(push = true) {
+  closeAnswer();
   const text = $('q').value.trim();
   if (state.image) searchImage(state.image.blob);
   else if (state.similar) searchSimilar(state.similar.id, state.similar.name);
@@ -339,6 +345,148 @@ function showOnMap(id) {
   $('detail').close();
   setView('map');
   map.focus(id);
+}
+
+// ---------------------------------------------------------------- answers
+
+let asking = null; // the AbortController of the answer being made
+
+// Citations as the model writes them: [1], [1, 3], [2-4], 【1】.
+const CITE = /\[(\d+(?:\s*[,;–—-]\s*\d+)*)\]|【(\d+)】/g;
+
+function citedNumbers(group) {
+  const out = [];
+  for (const part of group.split(/\s*[,;]\s*/)) {
+    const m = part.match(/^(\d+)\s*[–—-]\s*(\d+)$/);
+    if (m) for (let n = +m[1]; n <= +m[2] && out.length < 50; n++) out.push(n);
+    else out.push(+part);
+  }
+  return out;
+}
+
+const sourceName = (s) => s.path.split('/').pop() + (s.page ? ` · p. ${s.page}` : '');
+
+// The answer with each citation of a source as a button that opens it.
+function answerNode(text, sources) {
+  const byNumber = new Map(sources.map((s) => [s.number, s]));
+  const frag = document.createDocumentFragment();
+  let at = 0;
+  for (const m of text.matchAll(CITE)) {
+    const nums = citedNumbers(m[1] || m[2]).filter((n) => byNumber.has(n));
+    if (!nums.length) continue; // a number that names no source stays plain text
+    frag.append(text.slice(at, m.index));
+    for (const n of nums) {
+      const s = byNumber.get(n);
+      frag.append(el('button', { type: 'button', class: 'cite', title: sourceName(s), 'aria-label': `Source ${n}: ${sourceName(s)}`,
+        onclick: () => openItem(s.item_id) }, String(n)));
+    }
+    at = m.index + m[0].length;
+  }
+  frag.append(text.slice(at));
+  return frag;
+}
+
+function sourceItems(sources) {
+  return sources.map((s) => el('li', { class: s.cited ? '' : 'uncited' },
+    el('button', { type: 'button', onclick: () => openItem(s.item_id), title: s.path },
+      el('span', { class: 'num', text: `[${s.number}]` }), el('i', { class: `dot m-${s.modality}` }),
+      el('span', { class: 'src-name', text: sourceName(s) }), el('span', { class: 'src-text', text: s.text || '' }))));
+}
+
+function answerNote(a) {
+  const notes = [];
+  if (a.extractive) notes.push('No language model answers here: these are the best passages, cited.');
+  if (a.invalid_citations.length) notes.push(`The answer cites ${a.invalid_citations.map((n) => `[${n}]`).join(', ')}, which ${a.invalid_citations.length === 1 ? 'is' : 'are'} not among the sources.`);
+  if (a.dropped) notes.push(`${plural(a.dropped, 'more source')} did not fit the model's context window.`);
+  return notes.join(' ');
+}
+
+// The answer (or what arrived of it, and why it stopped) with its sources.
+function showAnswer(a, error = '', partial = '') {
+  const out = $('answer-text'), note = $('answer-note');
+  out.classList.remove('waiting');
+  if (a) out.replaceChildren(answerNode(a.answer || partial, a.sources));
+  else out.textContent = partial;
+  if (a && a.model) $('answer-model').textContent = a.model;
+  note.classList.toggle('error', !!error);
+  note.textContent = error ? `The answer stopped: ${error}` : answerNote(a);
+  $('answer-sources').replaceChildren(...(a ? sourceItems(a.sources) : []));
+}
+
+// Reads Server-Sent Events from a fetch response: onEvent(name, data).
+async function readEvents(res, onEvent) {
+  const reader = res.body.getReader(), dec = new TextDecoder();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += dec.decode(value, { stream: true });
+    for (let cut; (cut = buf.indexOf('\n\n')) >= 0; buf = buf.slice(cut + 2)) {
+      const fields = {};
+      for (const line of buf.slice(0, cut).split('\n')) {
+        const i = line.indexOf(': ');
+        if (i > 0) fields[line.slice(0, i)] = line.slice(i + 2);
+      }
+      if (fields.event && fields.data) onEvent(fields.event, JSON.parse(fields.data));
+    }
+  }
+}
+
+async function ask(text) {
+  closeAnswer();
+  const ctl = asking = new AbortController();
+  const out = $('answer-text');
+  $('answer').hidden = false;
+  $('answer-model').textContent = (state.status && state.status.features.answer_model) || '';
+  $('answer-note').textContent = '';
+  $('answer-sources').replaceChildren();
+  out.textContent = 'Finding sources and asking the model…';
+  out.classList.add('waiting');
+  out.setAttribute('aria-busy', 'true');
+  const body = { q: text, mode: state.mode, stream: true };
+  if (typeParam()) body.type = typeParam();
+  let shown = '', final = null, failed = null;
+  try {
+    const res = await api('/api/ask', { method: 'POST', raw: true, signal: ctl.signal, body: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' } });
+    await readEvents(res, (name, data) => {
+      if (name === 'delta') {
+        shown += data.text;
+        out.classList.remove('waiting');
+        out.textContent = shown;
+      } else if (name === 'answer') final = data;
+      else if (name === 'error') failed = data;
+    });
+    if (final) showAnswer(final);
+    else if (failed) showAnswer(failed.answer, failed.error.message, shown);
+    else showAnswer(null, 'the connection was cut off', shown);
+  } catch (e) {
+    if (e.name !== 'AbortError') showAnswer(e.body && e.body.answer, e.message, shown);
+  } finally {
+    if (ctl === asking) {
+      out.setAttribute('aria-busy', 'false');
+      asking = null;
+    }
+  }
+}
+
+function closeAnswer() {
+  if (asking) asking.abort();
+  asking = null;
+  $('answer').hidden = true;
+  $('answer-text').setAttribute('aria-busy', 'false');
+}
+
+// Ask: the results and the map for the question, and the answer above them.
+function askNow() {
+  const text = $('q').value.trim();
+  if (!text) {
+    $('q').focus();
+    return;
+  }
+  clearImage(false);
+  submit();
+  ask(text);
 }
 
 // ------------------------------------------------------------ image query
@@ -516,6 +664,11 @@ function wire() {
     b.setAttribute('aria-pressed', String(state.types.has(t)));
     submit();
   });
+  $('ask').addEventListener('click', askNow);
+  $('q').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey) && !$('ask').hidden) { e.preventDefault(); askNow(); }
+  });
+  $('answer-close').addEventListener('click', () => { closeAnswer(); $('q').focus(); });
   $('pick').addEventListener('click', () => $('file').click());
   $('file').addEventListener('change', (e) => { useImage(e.target.files[0]); e.target.value = ''; });
   $('clear-image').addEventListener('click', () => { clearImage(); $('q').focus(); });

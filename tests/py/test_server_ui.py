@@ -15,6 +15,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import llm_client  # noqa: E402
 from serve_fixture import ROOT, Server, build_index, make_corpus  # noqa: E402
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -118,6 +119,7 @@ def test_search_by_text(page):
     assert "q=red+circle" in page.url
     first = cards.first.inner_text()
     assert "#1" in first and "RRF" in first
+    assert page.is_hidden("#ask")  # no language model configured: no answer panel
     # keyword hits show the matched words highlighted
     assert page.locator(".card mark").count() >= 2
     shot(page, "ui-search-text.png")
@@ -249,3 +251,48 @@ def test_errors_are_shown(page, srv):
     page.wait_for_selector("#banner:not([hidden])")
     assert "limit" in page.inner_text("#banner")
     page.errors.clear()  # the browser logs the 413 itself
+
+
+def test_answer_with_citations(browser, corpus):
+    with llm_client.running() as url:
+        s = Server(corpus["db"], "--quiet", env={"IRIS_LLM_URL": url, "IRIS_LLM_MODEL": "llm-ui",
+                                                 "IRIS_LLM_RETRIES": "0"})
+        try:
+            llm_client.script(url, {"expect": {"model": "llm-ui", "stream": True,
+                                               "text_contains": ["company logo"]},
+                                    "reply": {"text": "The company logo is the red circle [1]. [9]",
+                                              "chunks": 6}})
+            page = open_page(browser, s)
+            page.wait_for_selector("#ask:not([hidden])")
+            page.fill("#q", "company logo")
+            page.click("#ask")
+            page.wait_for_selector("#answer-text .cite")
+            assert llm_client.verify(url) == 1
+            # [1] became a button for the source; [9] names no source and stays text
+            assert page.inner_text("#answer-text") == "The company logo is the red circle 1. [9]"
+            assert page.inner_text("#answer-model") == "llm-ui"
+            assert "[9]" in page.inner_text("#answer-note")
+            assert page.inner_text("#answer-sources li >> nth=0").startswith("[1]")
+            page.wait_for_selector(CARDS)  # the same question's results below the answer
+            shot(page, "ui-answer.png")
+            page.click("#answer-text .cite")
+            page.wait_for_selector("#detail[open] #detail-title")
+            assert page.inner_text("#detail-title") == "notes.txt"
+            page.keyboard.press("Escape")
+            page.wait_for_selector("#detail", state="hidden")
+            # The model breaks off: what arrived stays, with the reason (Ctrl+Enter asks).
+            llm_client.script(url, {"fault": "cut", "reply": {"text": "Half of an answer", "chunks": 4}})
+            page.fill("#q", "company logo colour")
+            page.press("#q", "Control+Enter")
+            page.wait_for_selector("#answer-note.error")
+            assert "cut off" in page.inner_text("#answer-note")
+            assert page.inner_text("#answer-text").startswith("Half")
+            assert page.locator("#answer-sources li").count() > 0
+            # A plain search closes the answer.
+            page.press("#q", "Enter")
+            page.wait_for_selector("#answer", state="hidden")
+            errors = page.errors
+            page.context.close()
+            assert errors == [], errors
+        finally:
+            assert s.stop()[0] == 0
