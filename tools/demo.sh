@@ -7,7 +7,8 @@
 #   figures), a text file and a Markdown note, in build/demo/data (git-ignored).
 #
 # Everything is regenerated from seeds, so the demo is the same on every machine; a second
-# run re-indexes nothing. Later steps (the web UI) append below.
+# run re-indexes nothing. Last, iris serve shows the index in the web UI until Ctrl+C
+# (PORT=... picks another port).
 set -eu
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -59,3 +60,6 @@ first=$(ls "$DEMO/data/shapes" | head -n 1)
 echo
 echo "== iris search --image $DEMO/data/shapes/$first  (the query itself is left out)"
 $IRIS search --db "$DB" -k 5 --type image --image "$DEMO/data/shapes/$first"
+echo
+echo "== iris serve: the web UI and REST API on http://127.0.0.1:${PORT:-8080}/ (Ctrl+C stops)"
+exec $IRIS serve --db "$DB" --port "${PORT:-8080}"
