@@ -1,0 +1,87 @@
+"""What `iris serve` finds with the project's trained tiny CLIP (models/tiny-clip), through
+HTTP as the web UI asks for it: the server embeds text queries and uploaded images itself
+before searching, so meaning has to survive that path, not only the CLI's.
+
+Shape pictures from tools/shapes.py (each file's colour and shape known from captions.tsv)
+are indexed with `iris index`; then:
+
+* GET /api/search with a scene's caption, images only: the first result shows that colour and
+  shape for at least 80% of the distinct (colour, shape) pairs (the floor of the CLI's
+  test_search_e2e.py, the same engine);
+* POST /api/search/image with a picture's bytes: the upload is not excluded, so it comes back
+  first with cosine 1; the next result shows the same colour and shape for at least 70% of
+  the queries (the CLI's floor for the nearest other image).
+
+Skips until the trained weights (models/tiny-clip/config.json) land.
+"""
+import os
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve_fixture import ROOT, Server, build_index  # noqa: E402
+
+MODEL = os.path.join(ROOT, "models", "tiny-clip")
+N_IMAGES = 36
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    if not os.path.exists(os.path.join(MODEL, "config.json")):
+        pytest.skip("models/tiny-clip has no trained weights yet")
+    base = tmp_path_factory.mktemp("semantic")
+    imgs = base / "shapes"
+    subprocess.run([sys.executable, os.path.join(ROOT, "tools", "shapes.py"), "--out", str(imgs),
+                    "--n", str(N_IMAGES), "--seed", "53", "--size", "128"], check=True,
+                   capture_output=True)
+    scenes = {}
+    with open(imgs / "captions.tsv", encoding="utf-8") as f:
+        header = f.readline().rstrip("\n").split("\t")
+        for line in f:
+            row = dict(zip(header, line.rstrip("\n").split("\t")))
+            scenes[os.path.realpath(imgs / row["file"])] = row
+    os.remove(imgs / "captions.tsv")  # the answers stay out of the index
+    db = str(base / "index.db")
+    build_index(db, [str(imgs)], model=MODEL)
+    return {"db": db, "scenes": scenes}
+
+
+@pytest.fixture(scope="module")
+def srv(corpus):
+    s = Server(corpus["db"], "--quiet")
+    yield s
+    assert s.stop()[0] == 0
+
+
+def same_scene(a, b):
+    return a["colour"] == b["colour"] and a["shape"] == b["shape"]
+
+
+def test_captions_find_their_scenes(srv, corpus):
+    firsts = {}
+    for row in corpus["scenes"].values():
+        firsts.setdefault((row["colour"], row["shape"]), row)
+    hits = 0
+    for row in firsts.values():
+        status, r = srv.post_json("/api/search", {"q": row["caption"], "type": ["image"], "k": 1})
+        assert status == 200 and len(r["results"]) == 1, r
+        hits += same_scene(corpus["scenes"][os.path.realpath(r["results"][0]["path"])], row)
+    assert hits / len(firsts) >= 0.8, f"{hits}/{len(firsts)} captions found their scene first"
+
+
+def test_uploaded_pictures_find_their_kind(srv, corpus):
+    same = total = 0
+    for path in sorted(corpus["scenes"])[:12]:
+        with open(path, "rb") as f:
+            data = f.read()
+        status, r = srv.json("POST", "/api/search/image?type=image&k=2", data,
+                             {"Content-Type": "image/png"})
+        assert status == 200 and r["mode"] == "vector", r
+        first, second = r["results"]
+        assert os.path.realpath(first["path"]) == path and first["score"] == pytest.approx(1, abs=1e-4)
+        same += same_scene(corpus["scenes"][os.path.realpath(second["path"])], corpus["scenes"][path])
+        total += 1
+    assert same / total >= 0.7, f"{same}/{total} nearest other pictures share colour and shape"
+
