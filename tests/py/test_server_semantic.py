@@ -2,8 +2,8 @@
 HTTP as the web UI asks for it: the server embeds text queries and uploaded images itself
 before searching, so meaning has to survive that path, not only the CLI's.
 
-Shape pictures from tools/shapes.py (each file's colour and shape known from captions.tsv)
-are indexed with `iris index`; then:
+Shape pictures from tools/shapes.py (each file's colour, shape and caption known by
+construction) are indexed with `iris index`; then:
 
 * GET /api/search with a scene's caption, images only: the first result shows that colour and
   shape for at least 80% of the distinct (colour, shape) pairs (the floor of the CLI's
@@ -15,13 +15,15 @@ are indexed with `iris index`; then:
 Skips until the trained weights (models/tiny-clip/config.json) land.
 """
 import os
-import subprocess
 import sys
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from serve_fixture import ROOT, Server, build_index  # noqa: E402
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import shapes  # noqa: E402
 
 MODEL = os.path.join(ROOT, "models", "tiny-clip")
 N_IMAGES = 36
@@ -32,19 +34,13 @@ def corpus(tmp_path_factory):
     if not os.path.exists(os.path.join(MODEL, "config.json")):
         pytest.skip("models/tiny-clip has no trained weights yet")
     base = tmp_path_factory.mktemp("semantic")
-    imgs = base / "shapes"
-    subprocess.run([sys.executable, os.path.join(ROOT, "tools", "shapes.py"), "--out", str(imgs),
-                    "--n", str(N_IMAGES), "--seed", "53", "--size", "128"], check=True,
-                   capture_output=True)
-    scenes = {}
-    with open(imgs / "captions.tsv", encoding="utf-8") as f:
-        header = f.readline().rstrip("\n").split("\t")
-        for line in f:
-            row = dict(zip(header, line.rstrip("\n").split("\t")))
-            scenes[os.path.realpath(imgs / row["file"])] = row
-    os.remove(imgs / "captions.tsv")  # the answers stay out of the index
-    db = str(base / "index.db")
-    build_index(db, [str(imgs)], model=MODEL)
+    scenes = {}  # the answers, kept out of the index
+    for i, sample in enumerate(shapes.gen_dataset(N_IMAGES, 53, 128)):
+        path = os.path.realpath(base / f"shape_{i:03d}.png")
+        sample.image.save(path)
+        scenes[path] = sample
+    db = str(base / "idx" / "index.db")
+    build_index(db, sorted(scenes), model=MODEL)
     return {"db": db, "scenes": scenes}
 
 
@@ -56,16 +52,16 @@ def srv(corpus):
 
 
 def same_scene(a, b):
-    return a["colour"] == b["colour"] and a["shape"] == b["shape"]
+    return a.scene.colour == b.scene.colour and a.scene.shape == b.scene.shape
 
 
 def test_captions_find_their_scenes(srv, corpus):
     firsts = {}
-    for row in corpus["scenes"].values():
-        firsts.setdefault((row["colour"], row["shape"]), row)
+    for sample in corpus["scenes"].values():
+        firsts.setdefault((sample.scene.colour, sample.scene.shape), sample)
     hits = 0
     for row in firsts.values():
-        status, r = srv.post_json("/api/search", {"q": row["caption"], "type": ["image"], "k": 1})
+        status, r = srv.post_json("/api/search", {"q": row.caption, "type": ["image"], "k": 1})
         assert status == 200 and len(r["results"]) == 1, r
         hits += same_scene(corpus["scenes"][os.path.realpath(r["results"][0]["path"])], row)
     assert hits / len(firsts) >= 0.8, f"{hits}/{len(firsts)} captions found their scene first"
