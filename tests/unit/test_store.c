@@ -10,6 +10,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -884,8 +885,7 @@ static void test_caption_cache(void)
 
 typedef struct reader_arg {
     const char *path;
-    int bad, reads;
-    volatile int stop;
+    atomic_int bad, reads, stop;
 } reader_arg;
 
 /* Every visible content must have all of its 5 items. */
@@ -929,6 +929,8 @@ static void test_readers_see_whole_batches(void)
     reader_arg a = {tpath("idx/index.db"), 0, 0, 0};
     pthread_t th;
     CHECK(pthread_create(&th, NULL, reader_main, &a) == 0);
+    /* The writer starts once the reader reads (on a loaded machine the thread may start late). */
+    for (int i = 0; i < 10000 && atomic_load(&a.reads) == 0 && !a.bad; i++) usleep(1000);
     write_contents(st, 0, 60);
     a.stop = 1;
     pthread_join(th, NULL);
