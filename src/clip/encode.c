@@ -3,8 +3,8 @@
  * text tower), images (preprocessed by the media module exactly as the
  * reference processor does, then the vision tower) and pixel tensors.
  *
- * Each call builds its own thread pool and scratch from the model's thread
- * count and frees them before returning: the model is never written, so any
+ * Each call runs on the model's thread pool (made at load) with scratch of
+ * its own, freed before it returns: the model is never written, so any
  * number of threads may encode with one model at once. Inputs are handled
  * in chunks (TEXT_CHUNK texts, CLIP_MAX_CHUNK images), so the token and
  * pixel buffers stay small however many inputs a caller passes.
@@ -47,8 +47,7 @@ int iris_encode_images(const iris_model *m, const iris_image *images, int n, flo
         return iris_fail(IRIS_EARG, "iris_encode_images: invalid arguments (n = %d)", n);
     if (n == 0) return IRIS_OK;
     clip_run run = clip_run_default(m);
-    int threads = run.n_threads > 0 ? run.n_threads : iris_cpu_count(), rc = IRIS_OK;
-    if (threads > 1 && (rc = iris_pool_create(threads, &run.pool))) return rc;
+    int rc = IRIS_OK;
     int chunk = n < CLIP_MAX_CHUNK ? n : CLIP_MAX_CHUNK;
     size_t stride = 3 * (size_t)m->cfg.image_size * m->cfg.image_size;
     float *pixels = malloc(sizeof(float) * stride * chunk);
@@ -66,7 +65,6 @@ int iris_encode_images(const iris_model *m, const iris_image *images, int n, flo
     }
     free(pixels);
     free(status);
-    iris_pool_free(run.pool);
     return rc;
 }
 

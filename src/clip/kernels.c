@@ -154,6 +154,51 @@ size_t clip_dtype_bytes(clip_dtype type, int64_t n)
     }
 }
 
+/* ------------------------------------------------------------ panels */
+
+static void matrix_shape(const clip_tensor *w, int64_t *N, int64_t *K)
+{
+    *N = w->ne[0];
+    *K = *N ? clip_tensor_nelem(w) / *N : 0;
+}
+
+size_t clip_panels_bytes(const clip_tensor *w)
+{
+    int64_t N, K;
+    matrix_shape(w, &N, &K);
+    /* per panel column the bytes of a row: q8_0's 2-byte scales included */
+    return clip_dtype_bytes(w->type, K) * CLIP_PANEL * (size_t)((N + CLIP_PANEL - 1) / CLIP_PANEL);
+}
+
+/* Bytes of element (n, k) in a row of stored type t (q8_0: its int8). */
+static const unsigned char *elem_at(const clip_tensor *w, int64_t K, int64_t n, int64_t k)
+{
+    const unsigned char *row = (const unsigned char *)w->data + clip_dtype_bytes(w->type, n * K);
+    if (w->type == CLIP_Q8_0) return row + (k / CLIP_Q8_0_BLOCK) * 34 + 2 + k % CLIP_Q8_0_BLOCK;
+    return row + clip_dtype_bytes(w->type, k);
+}
+
+void clip_panels_fill(const clip_tensor *w, void *dst)
+{
+    int64_t N, K;
+    matrix_shape(w, &N, &K);
+    unsigned char *out = dst;
+    size_t es = w->type == CLIP_F32 ? 4 : w->type == CLIP_Q8_0 ? 1 : 2;
+    for (int64_t n0 = 0; n0 < N; n0 += CLIP_PANEL)
+        for (int64_t k = 0; k < K; k++) {
+            if (w->type == CLIP_Q8_0 && k % CLIP_Q8_0_BLOCK == 0) /* the block's scales */
+                for (int64_t j = 0; j < CLIP_PANEL; j++, out += 2) {
+                    const unsigned char *blk = elem_at(w, K, n0 + j, k) - 2;
+                    if (n0 + j < N) memcpy(out, blk, 2);
+                    else memset(out, 0, 2);
+                }
+            for (int64_t j = 0; j < CLIP_PANEL; j++, out += es) {
+                if (n0 + j < N) memcpy(out, elem_at(w, K, n0 + j, k), es);
+                else memset(out, 0, es);
+            }
+        }
+}
+
 /* ------------------------------------------------------------ context */
 
 size_t clip_attention_work_floats(int max_seq)
@@ -327,9 +372,12 @@ static void linear_task(void *ctx, int t, int worker)
     memset(bias, 0, sizeof bias);
     int has_bias = lin->b && lin->b->data;
     if (has_bias) clip_tensor_read_f32(lin->b, n0, ncols, bias);
-    clip_bsrc b = {lin->w->data, lin->w->type, lin->K, 0};
+    clip_bsrc b = {lin->w->data, lin->w->type, lin->K, 0, lin->w->panels};
     const clip_simd_ops *ops = simd_ops(job->k->isa);
-    if (ops && lin->M <= job->dot_rows && lin->K % (ops->nr / 2) == 0)
+    if (ops && lin->M <= job->dot_rows && b.panels)
+        ops->panel_dot(&b, lin->K, lin->x, lin->ldx, has_bias ? bias : NULL, lin->y, lin->ldy, n0,
+                       ncols, m0, m1, lin->epi);
+    else if (ops && lin->M <= job->dot_rows && lin->K % (ops->nr / 2) == 0)
         ops->dot(&b, lin->K, lin->x, lin->ldx, has_bias ? bias : NULL, lin->y, lin->ldy, n0, ncols,
                  m0, m1, lin->epi);
     else if (ops)
@@ -421,8 +469,8 @@ static void attn_task(void *ctx, int t, int worker)
     int s = t / a->heads, h = t % a->heads, T = a->len[s], d = a->head_dim;
     int width = a->heads * d;
     const float *q = a->qkv + (size_t)a->start[s] * a->ld + (size_t)h * d;
-    clip_bsrc keys = {q + width, CLIP_F32, a->ld, 0};
-    clip_bsrc vals = {q + 2 * width, CLIP_F32, a->ld, 1};
+    clip_bsrc keys = {q + width, CLIP_F32, a->ld, 0, NULL};
+    clip_bsrc vals = {q + 2 * width, CLIP_F32, a->ld, 1, NULL};
     float *pack = worker_work(j->k, worker), *scores = pack + GEMM_PACK_FLOATS;
     float *out = a->out + (size_t)a->start[s] * a->ldo + (size_t)h * d;
     const clip_simd_ops *ops = simd_ops(j->k->isa);

@@ -107,6 +107,19 @@ void clip_activation(clip_isa isa, float *x, int n, clip_epilogue epi);
 /* x /= ||x||_2 (a zero vector stays zero). */
 void clip_l2_normalize(float *x, int n);
 
+/* Column panels: a weight [N][K] stored again as ceil(N / 16) panels of 16
+ * output columns, each [K][16] in the weight's own type (q8_0: per block of
+ * 32 k, the 16 columns' f16 scales, then [32][16] int8), zeros past N.
+ * Small-M linears then read one vector per k and column group, from one
+ * sequential stream per panel, and keep outputs in vector lanes (no
+ * horizontal sums); the GEMM packer copies panels without transposing.
+ * The text tower gets them (text.c); kernels use them when present. */
+#define CLIP_PANEL 16
+/* Bytes of w's panels (w 2-D, or read as [ne[0]][rest]; q8_0 needs K % 32 == 0). */
+size_t clip_panels_bytes(const clip_tensor *w);
+/* Writes w's panels to dst (clip_panels_bytes(w) bytes). */
+void clip_panels_fill(const clip_tensor *w, void *dst);
+
 /* Element conversion: n elements of t starting at element `first`, to f32.
  * For q8_0 any range works (blocks are located per element). */
 void clip_tensor_read_f32(const clip_tensor *t, int64_t first, int64_t n, float *dst);

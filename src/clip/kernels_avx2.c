@@ -22,6 +22,10 @@
 typedef __m256 V;
 #define VL 8
 #define MR 6
+#define DOT_MR 4 /* small-M kernel: 4 x 2 accumulators, 2 W vectors, 1 x vector */
+#define DOT_NR 2
+#define PAN_MR 4 /* panel kernel: 4 rows x 1 panel (2 vectors) = 8 accumulators */
+#define PAN_NP 1
 
 static inline __m256i lane_mask(int n)
 {

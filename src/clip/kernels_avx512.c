@@ -22,6 +22,10 @@
 typedef __m512 V;
 #define VL 16
 #define MR 12
+#define DOT_MR 8 /* small-M kernel: 8 x 3 accumulators, 3 W vectors, 1 x vector: */
+#define DOT_NR 3 /* an 8-token query in one pass over the weights */
+#define PAN_MR 8 /* panel kernel: 8 rows x 3 panels = 24 accumulators, 3 W vectors */
+#define PAN_NP 3
 
 static inline __mmask16 lane_mask(int n) { return n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1); }
 

@@ -20,6 +20,7 @@ typedef struct clip_bsrc {
     clip_dtype type;
     int64_t ld; /* elements between consecutive stored rows */
     int kn;     /* 0: stored [N][K] (weights, keys); 1: stored [K][N] (values, f32) */
+    const void *panels; /* NULL, or the weight's column panels (kn 0, ld = K) */
 } clip_bsrc;
 
 /* How the micro-kernel starts its accumulators. */
@@ -42,6 +43,11 @@ typedef struct clip_simd_ops {
      * without packing; B stored [N][K], K % (nr / 2) == 0. */
     void (*dot)(const clip_bsrc *b, int K, const float *a, int lda, const float *bias,
                 float *c, int ldc, int n0, int ncols, int m0, int m1, clip_epilogue epi);
+    /* The same from b's column panels (n0 % CLIP_PANEL == 0, bias NULL or
+     * padded to whole panels); accumulates like the GEMM, so the results
+     * are bit-identical to it. */
+    void (*panel_dot)(const clip_bsrc *b, int K, const float *a, int lda, const float *bias,
+                      float *c, int ldc, int n0, int ncols, int m0, int m1, clip_epilogue epi);
     void (*activation)(float *x, int n, clip_epilogue epi);
     void (*softmax)(float *x, int n, float scale);
     void (*layernorm)(const float *x, float *y, int n, const float *g, const float *b, float eps);

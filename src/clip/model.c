@@ -20,16 +20,19 @@
  */
 #include "clip/model.h"
 
+#include "clip/kernels.h"
 #include "clip/loader.h"
 #include "clip/registry.h"
 #include "clip/tokenizer.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/threadpool.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -497,6 +500,30 @@ static int resolve_path(const char *path, char *buf, size_t cap, const char **ou
     return IRIS_OK;
 }
 
+/* 1-D tensors (biases, layer-norm parameters, the class embedding) stored
+ * as f16/bf16 get an f32 copy once the id is computed: they are tiny (a few
+ * hundred KiB per model) and read by every encode call, so converting them
+ * there would be per-call work for nothing. The widening is exact. */
+static int widen_vectors(iris_model *m)
+{
+    weight_ref *w = NULL;
+    int n, rc = weight_list(m, &w, &n);
+    for (int i = 0; !rc && i < n; i++) {
+        clip_tensor *t = w[i].slot;
+        if (t->ndim != 1 || !t->data || t->type == CLIP_F32) continue;
+        float *f = aligned_alloc(64, (size_t)(t->ne[0] + 15) / 16 * 64);
+        if (!f) {
+            rc = iris_fail(IRIS_ENOMEM, "no memory to widen tensor '%s'", w[i].name[0]);
+            break;
+        }
+        clip_tensor_read_f32(t, 0, t->ne[0], f);
+        if ((rc = clip_model_keep(m, f))) break;
+        *t = (clip_tensor){f, CLIP_F32, 1, {t->ne[0]}, sizeof(float) * (size_t)t->ne[0], NULL};
+    }
+    free(w);
+    return rc;
+}
+
 static int load_any(iris_model *m, const char *path)
 {
     struct stat st;
@@ -536,9 +563,11 @@ int iris_model_load(const char *path, const iris_model_opts *opts, iris_model **
     if (rc) return rc;
     iris_model *m = calloc(1, sizeof *m);
     if (!m) return iris_fail(IRIS_ENOMEM, "no memory for a model");
+    pthread_mutex_init(&m->panel_lock, NULL);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     m->n_threads = opts && opts->n_threads > 0 ? opts->n_threads : (cores > 0 ? (int)cores : 1);
-    if ((rc = load_any(m, where))) {
+    if ((rc = load_any(m, where)) || (rc = widen_vectors(m)) ||
+        (m->n_threads > 1 && (rc = iris_pool_create(m->n_threads, &m->pool)))) {
         iris_model_free(m);
         return rc;
     }
@@ -549,6 +578,9 @@ int iris_model_load(const char *path, const iris_model_opts *opts, iris_model **
 void iris_model_free(iris_model *m)
 {
     if (!m) return;
+    iris_pool_free(m->pool);
+    if (m->text_panels) munmap(m->text_panels, m->text_panels_bytes);
+    pthread_mutex_destroy(&m->panel_lock);
     clip_tokenizer_free(m->tok);
     free(m->vision.layers);
     free(m->text.layers);

@@ -15,6 +15,8 @@
 #ifndef IRIS_CLIP_MODEL_H
 #define IRIS_CLIP_MODEL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +39,7 @@ typedef struct clip_tensor {
     int ndim;
     int64_t ne[CLIP_MAX_DIMS]; /* PyTorch order */
     size_t nbytes;
+    const void *panels; /* NULL, or the same matrix in column panels (kernels.h) */
 } clip_tensor;
 
 typedef enum clip_act {
@@ -104,6 +107,18 @@ struct iris_model {
     struct clip_tokenizer *tok;
     iris_model_info info; /* filled by the loader, returned by get_info */
     int n_threads;
+    /* n_threads workers (NULL for 1), made at load and shared by every
+     * encode call: starting threads per call cost ~2 ms on a busy machine,
+     * more than a text query's whole forward pass. Concurrent calls take
+     * turns per parallel loop (threadpool.h); results do not change. */
+    struct iris_pool *pool;
+    /* The text tower's matrices in column panels (kernels.h), made by the
+     * first text encode call (text.c) under panel_lock; text_panels_done
+     * is set (release) once the tensors' `panels` are final. */
+    pthread_mutex_t panel_lock;
+    atomic_int text_panels_done;
+    void *text_panels;
+    size_t text_panels_bytes;
     /* resources to release: mappings and owned buffers */
     void *map;
     size_t map_size;

@@ -11,6 +11,12 @@
  *
  * Sequences of different lengths are packed back to back into one matrix;
  * large batches are split into chunks within the activation budget.
+ *
+ * The first call also copies the tower's matrices into column panels
+ * (kernels.h) in huge-page memory, once per model: a query's cost is
+ * streaming ~76 MB of f16 weights through 8 rows of x, and panels make that
+ * one sequential stream per 16 columns, with no 4 KiB page walks (costly
+ * under virtualisation). IRIS_TEXT_PANELS=0 skips them (benchmarks).
  */
 #include "clip/forward.h"
 
@@ -18,12 +24,81 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 int clip_text_pool_index(const clip_config *c, const int32_t *ids, int n)
 {
     for (int i = 0; i < n; i++)
         if (ids[i] == c->eos_id) return i;
     return 0; /* no end token: position 0, as transformers' argmax of all-false */
+}
+
+/* The text tower's matrices, in a fixed order. */
+static int text_matrices(iris_model *m, clip_tensor **out)
+{
+    int n = 0;
+    for (int l = 0; l < m->cfg.text.layers; l++) {
+        clip_layer *L = &m->text.layers[l];
+        clip_tensor *mats[] = {&L->q_w, &L->k_w, &L->v_w, &L->o_w, &L->fc1_w, &L->fc2_w};
+        for (int i = 0; i < 6; i++) out[n++] = mats[i];
+    }
+    out[n++] = &m->text.proj;
+    return n;
+}
+
+/* After packing, the kernels read a matrix's stored rows no more (only the
+ * scalar reference would): their pages leave this process's RSS, so it holds
+ * one copy of the tower. Only inside the file mapping - an owned copy
+ * (model.c: align_tensor) would lose its contents. */
+static void release_rows(const iris_model *m, const clip_tensor *t)
+{
+    uintptr_t lo = (uintptr_t)t->data, hi = lo + t->nbytes, base = (uintptr_t)m->map;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    if (!m->map || lo < base || hi > base + m->map_size) return;
+    lo = (lo + page - 1) & ~(page - 1);
+    hi &= ~(page - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+static void build_panels(iris_model *m)
+{
+    const char *env = getenv("IRIS_TEXT_PANELS");
+    if (env && !strcmp(env, "0")) return;
+    clip_tensor **mats = malloc(sizeof *mats * (6 * (size_t)m->cfg.text.layers + 1));
+    if (!mats) return;
+    int n = text_matrices(m, mats);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += (clip_panels_bytes(mats[i]) + 63) & ~(size_t)63;
+    void *mem = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem != MAP_FAILED) {
+        madvise(mem, total, MADV_HUGEPAGE); /* advice: fine if refused */
+        char *at = mem;
+        for (int i = 0; i < n; i++) {
+            clip_panels_fill(mats[i], at);
+            mats[i]->panels = at;
+            release_rows(m, mats[i]);
+            at += (clip_panels_bytes(mats[i]) + 63) & ~(size_t)63;
+        }
+        m->text_panels = mem;
+        m->text_panels_bytes = total;
+    } /* out of memory: the kernels read the stored rows, only slower */
+    free(mats);
+}
+
+/* Makes the panels on the first call; later calls only check a flag. The
+ * model is otherwise read-only: this cache is built once, under a lock, and
+ * published before any kernel reads it. */
+static void ensure_panels(const iris_model *cm)
+{
+    iris_model *m = (iris_model *)cm;
+    if (atomic_load_explicit(&m->text_panels_done, memory_order_acquire)) return;
+    pthread_mutex_lock(&m->panel_lock);
+    if (!atomic_load_explicit(&m->text_panels_done, memory_order_relaxed)) {
+        build_panels(m);
+        atomic_store_explicit(&m->text_panels_done, 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&m->panel_lock);
 }
 
 /* h rows = token embedding + position embedding, for each packed sequence. */
@@ -86,6 +161,7 @@ int clip_text_encode(const iris_model *m, const clip_run *run, const int32_t *co
     clip_exec e = {0};
     clip_acts a = {0};
     if ((rc = run_lengths(m, ids, lens, n, len))) goto done;
+    ensure_panels(m);
 
     /* rows per chunk: the budget, never less than one full context */
     int budget = clip_rows_budget(run, &m->cfg.text, 0), longest = 0;

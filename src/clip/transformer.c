@@ -25,7 +25,7 @@
 
 clip_run clip_run_default(const iris_model *m)
 {
-    return (clip_run){m->n_threads, clip_isa_best(), 0, NULL};
+    return (clip_run){m->n_threads, clip_isa_best(), 0, m->pool};
 }
 
 int clip_exec_init(clip_exec *e, const clip_run *run, int max_seq)

@@ -73,8 +73,8 @@ static clip_tensor make_tensor(const float *v, int rows, int cols, clip_dtype t,
             ((int8_t *)d)[34 * b + 2 + j] = (int8_t)(dv > 0 ? lrintf(v[b * 32 + j] / dv) : 0);
     }
     *mem = d;
-    clip_tensor ten = {d, t, 2, {rows, cols, 0, 0}, bytes};
-    if (rows == 1) ten = (clip_tensor){d, t, 1, {cols, 0, 0, 0}, bytes};
+    clip_tensor ten = {d, t, 2, {rows, cols, 0, 0}, bytes, NULL};
+    if (rows == 1) ten = (clip_tensor){d, t, 1, {cols, 0, 0, 0}, bytes, NULL};
     return ten;
 }
 
@@ -97,7 +97,7 @@ static void test_dtype_conversion(void)
     /* q8_0 block: scale 0.5 (f16 0x3800), values 0..31 shifted by -16 */
     unsigned char blk[34] = {0x00, 0x38};
     for (int j = 0; j < 32; j++) blk[2 + j] = (unsigned char)(int8_t)(j - 16);
-    clip_tensor t = {blk, CLIP_Q8_0, 1, {32}, 34};
+    clip_tensor t = {blk, CLIP_Q8_0, 1, {32}, 34, NULL};
     float out[32];
     clip_tensor_read_f32(&t, 0, 32, out);
     for (int j = 0; j < 32; j++) CHECK(out[j] == 0.5f * (float)(j - 16));
@@ -137,6 +137,33 @@ static double ref_linear_elem(const float *x, const float *wd, const float *bd, 
     return acc;
 }
 
+/* Every fast path this CPU has, 1 and 3 threads, against the reference yr
+ * (lin.y is redirected to yf, reset from y0 first). */
+static void check_fast_paths(clip_linear lin, const float *yr, const float *y0, float *yf,
+                             clip_dtype dt, const char *layout)
+{
+    int ldy = lin.ldy;
+    for (int i = 0; i < N_FAST; i++) {
+        if (!clip_isa_supported(fast_isas[i])) continue;
+        for (int threads = 1; threads <= 3; threads += 2) {
+            memcpy(yf, y0, sizeof(float) * lin.M * ldy);
+            lin.y = yf;
+            run_linear(fast_isas[i], threads, lin);
+            for (int m = 0; m < lin.M; m++) {
+                for (int n = 0; n < ldy; n++) {
+                    float r = yr[m * ldy + n], f = yf[m * ldy + n];
+                    if (n >= lin.N) CHECK(f == y0[m * ldy + n]); /* padding untouched */
+                    else
+                        CHECK_MSG(fabsf(f - r) <= 2e-5f * (1 + fabsf(r)),
+                                  "%s %s x%d dtype %d epi %d M%d N%d K%d at (%d,%d): %g vs %g",
+                                  clip_isa_name(fast_isas[i]), layout, threads, dt, lin.epi,
+                                  lin.M, lin.N, lin.K, m, n, f, r);
+                }
+            }
+        }
+    }
+}
+
 static void check_linear_case(lin_case c, clip_dtype dt, clip_epilogue epi, int with_bias)
 {
     int ldy = c.N + 3;
@@ -150,6 +177,7 @@ static void check_linear_case(lin_case c, clip_dtype dt, clip_epilogue epi, int 
     fill(y0, (size_t)c.M * ldy, 1.0f);
     void *wm, *bm;
     clip_tensor wt = make_tensor(w, c.N, c.K, dt, &wm);
+    wt.ndim = 2, wt.ne[0] = c.N, wt.ne[1] = c.K; /* a weight stays [N, K] when N is 1 */
     clip_tensor bt = make_tensor(b, 1, c.N, dt == CLIP_Q8_0 ? CLIP_F32 : dt, &bm);
     clip_tensor_read_f32(&wt, 0, (int64_t)c.N * c.K, wd);
     clip_tensor_read_f32(&bt, 0, c.N, bd);
@@ -168,26 +196,15 @@ static void check_linear_case(lin_case c, clip_dtype dt, clip_epilogue epi, int 
                       "dtype %d epi %d M%d N%d K%d at (%d,%d): %g vs %g", dt, epi, c.M, c.N, c.K,
                       m, n, yr[m * ldy + n], r);
         }
-    /* every fast path, single- and multi-threaded, against the reference */
-    for (int i = 0; i < N_FAST; i++) {
-        if (!clip_isa_supported(fast_isas[i])) continue;
-        for (int threads = 1; threads <= 3; threads += 2) {
-            memcpy(yf, y0, sizeof(float) * c.M * ldy);
-            lin.y = yf;
-            run_linear(fast_isas[i], threads, lin);
-            for (int m = 0; m < c.M; m++) {
-                for (int n = 0; n < ldy; n++) {
-                    float r = yr[m * ldy + n], f = yf[m * ldy + n];
-                    if (n >= c.N) CHECK(f == y0[m * ldy + n]); /* padding untouched */
-                    else
-                        CHECK_MSG(fabsf(f - r) <= 2e-5f * (1 + fabsf(r)),
-                                  "%s x%d dtype %d epi %d M%d N%d K%d at (%d,%d): %g vs %g",
-                                  clip_isa_name(fast_isas[i]), threads, dt, epi, c.M, c.N, c.K,
-                                  m, n, f, r);
-                }
-            }
-        }
-    }
+    /* every fast path, single- and multi-threaded, against the reference:
+     * from the stored rows, then from column panels */
+    check_fast_paths(lin, yr, y0, yf, dt, "rows");
+    void *panels = malloc(clip_panels_bytes(&wt));
+    clip_panels_fill(&wt, panels);
+    wt.panels = panels;
+    check_fast_paths(lin, yr, y0, yf, dt, "panels");
+    wt.panels = NULL;
+    free(panels);
     free(wm), free(bm), free(x), free(w), free(b), free(y0), free(wd), free(bd), free(yr),
         free(yf);
 }
@@ -198,9 +215,10 @@ static void test_linear_all_dtypes_and_epilogues(void)
         for (int dt = CLIP_F32; dt <= CLIP_Q8_0; dt++)
             for (int epi = CLIP_EPI_STORE; epi <= CLIP_EPI_GELU; epi++)
                 check_linear_case(lin_cases[c], (clip_dtype)dt, (clip_epilogue)epi, epi != 1);
-    /* odd K (not a q8_0 shape) through f32/f16/bf16 */
-    lin_case odd[] = {{5, 19, 3}, {13, 31, 37}, {33, 40, 588}};
-    for (int c = 0; c < 3; c++)
+    /* odd K (not a q8_0 shape) through f32/f16/bf16; K % 32 == 16 takes the
+     * small-M kernel's tail steps */
+    lin_case odd[] = {{5, 19, 3}, {13, 31, 37}, {33, 40, 588}, {8, 7, 48}, {4, 10, 528}};
+    for (int c = 0; c < 5; c++)
         for (int dt = CLIP_F32; dt <= CLIP_BF16; dt++)
             check_linear_case(odd[c], (clip_dtype)dt, CLIP_EPI_ADD, 1);
 }
@@ -221,6 +239,40 @@ static void test_linear_threads_bitwise_identical(void)
     run_linear(isa, 4, lin);
     CHECK(memcmp(y1, y4, sizeof(float) * M * N) == 0);
     free(wm), free(x), free(w), free(y1), free(y4);
+}
+
+/* The panel kernel for few rows accumulates exactly like the GEMM: a text
+ * query gets the same bits whether it is encoded alone or in a batch, and
+ * panels change nothing but speed. */
+static void test_panels_match_gemm_bitwise(void)
+{
+    clip_isa isa = clip_isa_best();
+    if (isa == CLIP_ISA_SCALAR) SKIP("no SIMD path on this CPU");
+    int N = 200, K = 544, rows[] = {1, 8, 20};
+    for (int dt = CLIP_F32; dt <= CLIP_Q8_0; dt++)
+        for (int r = 0; r < 3; r++) {
+            int M = rows[r];
+            float *x = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K);
+            float *b = malloc(sizeof(float) * N), *y[3];
+            fill(x, (size_t)M * K, 1), fill(w, (size_t)N * K, 0.05f), fill(b, N, 0.5f);
+            void *wm, *bm;
+            clip_tensor wt = make_tensor(w, N, K, (clip_dtype)dt, &wm);
+            clip_tensor bt = make_tensor(b, 1, N, CLIP_F32, &bm);
+            void *panels = malloc(clip_panels_bytes(&wt));
+            clip_panels_fill(&wt, panels);
+            for (int v = 0; v < 3; v++) { /* small-M on panels, GEMM on panels, GEMM on rows */
+                y[v] = malloc(sizeof(float) * M * N);
+                wt.panels = v < 2 ? panels : NULL;
+                if (v > 0) setenv("IRIS_DOT_ROWS", "0", 1);
+                clip_linear lin = {x, K, &wt, &bt, y[v], N, M, N, K, CLIP_EPI_QUICK_GELU};
+                run_linear(isa, 1, lin);
+                unsetenv("IRIS_DOT_ROWS");
+            }
+            CHECK_MSG(!memcmp(y[0], y[1], sizeof(float) * M * N), "dtype %d M%d: panels", dt, M);
+            CHECK_MSG(!memcmp(y[1], y[2], sizeof(float) * M * N), "dtype %d M%d: gemm", dt, M);
+            for (int v = 0; v < 3; v++) free(y[v]);
+            free(panels), free(wm), free(bm), free(x), free(w), free(b);
+        }
 }
 
 /* ------------------------------------------------------------ row kernels */
@@ -279,7 +331,7 @@ static void test_softmax_against_reference(void)
 static void test_layernorm_against_reference(void)
 {
     float x[4] = {1, 2, 3, 4}, g[4] = {1, 1, 1, 1}, b[4] = {0, 0, 0, 0}, y[4];
-    clip_tensor gt = {g, CLIP_F32, 1, {4}, 16}, bt = {b, CLIP_F32, 1, {4}, 16};
+    clip_tensor gt = {g, CLIP_F32, 1, {4}, 16, NULL}, bt = {b, CLIP_F32, 1, {4}, 16, NULL};
     clip_kctx k;
     CHECK_OK(clip_kctx_init(&k, NULL, CLIP_ISA_SCALAR, 0));
     clip_layernorm(&k, x, 4, y, 4, 1, 4, &gt, &bt, 1e-5f);
@@ -468,6 +520,7 @@ int main(void)
     RUN(test_dtype_conversion);
     RUN(test_linear_all_dtypes_and_epilogues);
     RUN(test_linear_threads_bitwise_identical);
+    RUN(test_panels_match_gemm_bitwise);
     RUN(test_activations_against_reference);
     RUN(test_softmax_against_reference);
     RUN(test_layernorm_against_reference);
