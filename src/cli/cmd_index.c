@@ -11,6 +11,11 @@
  * Exit status (cli.h): 0 everything indexed, 3 some inputs skipped,
  * 1 failure (index locked, model mismatch, cancelled, ...), 2 usage.
  *
+ * `iris index --rebuild-ann` without a PATH only rebuilds the vector index
+ * ("index.db.ann") from the vectors in the store, whatever the saved file
+ * says: the cure for a file damaged where its checksums are not read on
+ * open (large files), and the way to apply new [index] settings.
+ *
  * Ctrl-C stops at the next batch boundary (what is committed stays; the
  * next run resumes); a second Ctrl-C kills at once, which is safe too.
  *
@@ -33,7 +38,9 @@
 
 static const char usage[] =
     "usage: iris index [options] PATH...\n"
+    "       iris index [--db PATH] [--json] --rebuild-ann\n"
     "  Indexes images, PDFs, text and Markdown files under each PATH (recursively).\n"
+    "  With --rebuild-ann and no PATH, only rebuilds the vector index from the store.\n"
     "  --db PATH        the index (default ./.iris/index.db)\n"
     "  --model M        CLIP model folder, GGUF file or known name (recorded on first run;\n"
     "                   later runs use the index's model)\n"
@@ -46,7 +53,7 @@ static const char usage[] =
     "  --threads N      threads per CLIP encode (default: all cores)\n"
     "  --batch N        images per encode batch (default 16)\n"
     "  --max-pixels N   skip images larger than N pixels (default 178956970)\n"
-    "  --rebuild-ann    rebuild the vector index file from scratch at the end\n"
+    "  --rebuild-ann    rebuild the vector index file from the stored vectors at the end\n"
     "  --caption        then describe the images without a caption with the [vlm] vision\n"
     "                   model (iris caption PATH...; --yes starts a paid run unasked)\n"
     "  -q, --quiet      no progress and no summary\n"
@@ -190,6 +197,41 @@ static void print_json(const iris_index_summary *s, int rc)
 
 /* --------------------------------------------------------------- index */
 
+/* Commands that only change an index never create one: 1 if it exists,
+ * else a message and 0. */
+static int index_exists(const char *cmd, const char *db_path)
+{
+    const char *where = db_path ? db_path : IRIS_DEFAULT_DB;
+    if (access(where, F_OK) == 0) return 1;
+    fprintf(stderr, "iris %s: no index at ", cmd);
+    cli_put_safe(stderr, where);
+    fputc('\n', stderr);
+    return 0;
+}
+
+/* `iris index --rebuild-ann` without paths. */
+static int rebuild_only(const char *db_path, const iris_db_opts *dbo, int json)
+{
+    if (!index_exists("index", db_path)) return CLI_FAIL;
+    iris_db *db;
+    int rc = iris_db_open(db_path, dbo, &db);
+    if (rc) return cli_error("index", rc);
+    double t0 = mono();
+    iris_stats st = {0};
+    rc = iris_db_ann_sync(db, 1);
+    if (!rc) rc = iris_db_stats(db, &st);
+    double took = mono() - t0;
+    iris_db_close(db);
+    if (rc) return cli_error("index", rc);
+    if (json)
+        printf("{\"ok\":true,\"ann_rebuilt\":true,\"vectors\":%lld,\"total_s\":%.3f}\n",
+               (long long)st.vectors, took);
+    else
+        printf("vector index rebuilt from the store: %lld vectors in %.2f s\n",
+               (long long)st.vectors, took);
+    return CLI_OK;
+}
+
 static volatile int cancel_flag;
 
 static void on_sigint(int sig)
@@ -262,6 +304,7 @@ int cmd_index(int argc, char **argv)
         }
         if (bad) return cli_usage_error("index", usage, "bad number '%s'", optarg);
     }
+    if (optind >= argc && rebuild && !caption) return rebuild_only(db_path, &dbo, u.json);
     if (optind >= argc) return fputs(usage, stderr), CLI_USAGE;
     io.max_pixels = (uint64_t)maxpx;
     io.progress = on_progress;
@@ -277,9 +320,12 @@ int cmd_index(int argc, char **argv)
     rc = iris_index_paths(db, (const char *const *)argv + optind, argc - optind, &io, &s);
     clear_bar(&u);
     /* Save the vector index so the next search maps it instead of rebuilding it; a
-     * failure here costs only that (searches rebuild it), so it is a warning. */
-    if (!rc && iris_db_ann_sync(db, rebuild))
-        fprintf(stderr, "iris index: warning: vector index not saved: %s\n", iris_errmsg());
+     * failure here costs only that (searches rebuild it), so it is a warning,
+     * unless the rebuild was what the user asked for. */
+    int ann_failed = !rc && iris_db_ann_sync(db, rebuild);
+    if (ann_failed)
+        fprintf(stderr, "iris index: %s: vector index not saved: %s\n",
+                rebuild ? "error" : "warning", iris_errmsg());
     iris_db_close(db);
     if (u.json) print_json(&s, rc);
     else if (!u.quiet && (!rc || rc == IRIS_ECANCELLED)) print_text(&s);
@@ -294,6 +340,7 @@ int cmd_index(int argc, char **argv)
                                   argc - optind, &cf);
         if (crc != CLI_OK) return crc;
     }
+    if (ann_failed && rebuild) return CLI_FAIL;
     return s.skipped ? CLI_PARTIAL : CLI_OK;
 }
 
@@ -312,14 +359,7 @@ int cmd_remove(int argc, char **argv)
         else return fputs(remove_usage, c == 'h' ? stdout : stderr), c == 'h' ? CLI_OK : CLI_USAGE;
     }
     if (optind >= argc) return fputs(remove_usage, stderr), CLI_USAGE;
-    /* Never create an index as a side effect of removing from it. */
-    const char *where = db_path ? db_path : IRIS_DEFAULT_DB;
-    if (access(where, F_OK) != 0) {
-        fprintf(stderr, "iris remove: no index at ");
-        cli_put_safe(stderr, where);
-        fputc('\n', stderr);
-        return CLI_FAIL;
-    }
+    if (!index_exists("remove", db_path)) return CLI_FAIL;
     iris_db *db;
     int rc = iris_db_open(db_path, &(iris_db_opts){0}, &db), missing = 0;
     if (rc) return cli_error("remove", rc);

@@ -212,10 +212,13 @@ static int full_build(vcache *vc, store *st, adder *a)
 /* The saved index, if it describes the store as it is now. */
 static int load_saved(vcache *vc, store *st, const store_model *rec)
 {
-    iris_ann_open_opts o = {.dim = vc->dim, .check_fingerprint = 1,
+    /* The search beam is a run-time knob: the config's, not the file's. */
+    iris_ann_config cfg;
+    if (!vc->ann_path || ann_config(vc->dim, &cfg)) return 0; /* the build reports it */
+    iris_ann_open_opts o = {.dim = vc->dim, .check_fingerprint = 1, .ef_search = cfg.ef_search,
                             .fingerprint = fingerprint(rec->key, vc->generation)};
     int why;
-    if (!vc->ann_path || iris_ann_open(vc->ann_path, &o, &vc->ann, &why) != IRIS_OK) return 0;
+    if (iris_ann_open(vc->ann_path, &o, &vc->ann, &why) != IRIS_OK) return 0;
     store_litem *items = NULL;
     int n = 0;
     if (store_items_list(st, &items, &n) || set_mirror(vc, items, n)) {

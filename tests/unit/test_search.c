@@ -18,6 +18,7 @@
 #include "search/db.h"
 #include "search/fuse.h"
 #include "search/vcache.h"
+#include "index/index.h"
 #include "util/fs.h"
 
 #include <pthread.h>
@@ -753,6 +754,104 @@ static void test_vector_index_is_saved_and_reused(void)
     iris_db_close(db);
 }
 
+/* k vector-mode results for a random query are the brute-force ranking of
+ * the n given items (ids in order, cosines to 1e-5). */
+static void expect_exact(iris_db *db, float (*vecs)[DIM], const int64_t *ids, int n, int k)
+{
+    float qv[DIM];
+    random_unit(qv);
+    double (*ref)[2] = malloc((size_t)n * sizeof *ref);
+    CHECK(ref != NULL);
+    brute_force(qv, vecs, ids, n, ref);
+    iris_results *r = vsearch(db, qv, k);
+    CHECK_EQ_INT(r->n, k < n ? k : n);
+    for (int i = 0; i < r->n; i++) {
+        CHECK_EQ_INT(r->hits[i].item_id, (int64_t)ref[i][1]);
+        CHECK_NEAR(r->hits[i].vector_score, ref[i][0], 1e-5);
+    }
+    iris_results_free(r);
+    free(ref);
+}
+
+static ino_t inode_of(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) ? 0 : sb.st_ino;
+}
+
+/* Overwrites the saved vector index with one that passes every check on
+ * open (dim, fingerprint, checksums, structure) but holds the negated
+ * vectors under the same ids: only a rebuild from the store can tell. */
+static void forge_ann(const char *ann, float (*vecs)[DIM], const int64_t *ids, int n)
+{
+    iris_ann *saved, *forged;
+    iris_ann_open_opts oo = {.dim = DIM};
+    int why;
+    CHECK_OK(iris_ann_open(ann, &oo, &saved, &why));
+    iris_ann_stats st;
+    CHECK_OK(iris_ann_stats_get(saved, &st));
+    iris_ann_config cfg;
+    iris_ann_config_default(&cfg, DIM);
+    CHECK_OK(iris_ann_create(&cfg, &forged));
+    for (int i = 0; i < n; i++) {
+        float neg[DIM];
+        for (int d = 0; d < DIM; d++) neg[d] = -vecs[i][d];
+        iris_ann_attr attr;
+        uint64_t id = (uint64_t)ids[i];
+        CHECK_OK(iris_ann_get(saved, id, NULL, &attr));
+        CHECK_OK(iris_ann_add(forged, 1, &id, neg, &attr));
+    }
+    iris_ann_set_fingerprint(forged, st.fingerprint);
+    iris_ann_free(saved);
+    CHECK_OK(iris_ann_save(forged, ann));
+    iris_ann_free(forged);
+}
+
+/* `iris index --rebuild-ann` builds from the stored vectors and never
+ * reuses the saved file, even one every check on open accepts. */
+static void test_rebuild_reads_the_store_not_the_file(void)
+{
+    iris_db *db = fresh_db();
+    /* Above the graph threshold; a beam as wide as the index makes the
+     * graph search exhaustive, so its results must be the exact ones. */
+    write_config("[index]\nhnsw_threshold = 100\nef_search = 512\n");
+    enum { N = 400 };
+    static float vecs[N][DIM];
+    int64_t ids[N];
+    add_random(db, "rb", N, 0, vecs, ids);
+    CHECK_OK(iris_db_ann_sync(db, 0)); /* built from the store and saved */
+    iris_db_close(db);
+    char ann[160];
+    snprintf(ann, sizeof ann, "%s/index.db.ann", dir);
+    forge_ann(ann, vecs, ids, N);
+
+    /* A process that maps the forged file serves it: item 0's own vector
+     * finds it last, not first. */
+    char path[128];
+    snprintf(path, sizeof path, "%s/index.db", dir);
+    CHECK_OK(iris_db_open(path, NULL, &db));
+    iris_results *r = vsearch(db, vecs[0], 1);
+    CHECK(r->n == 1 && r->hits[0].item_id != ids[0]);
+    iris_results_free(r);
+
+    ino_t before = inode_of(ann);
+    CHECK_OK(iris_db_ann_sync(db, 1)); /* --rebuild-ann */
+    CHECK(inode_of(ann) != before);    /* written afresh */
+    int graph = 0;
+    CHECK_EQ_INT(vcache_count(db->vc, &graph), N);
+    CHECK(graph);
+    for (int round = 0; round < 5; round++) expect_exact(db, vecs, ids, N, 10);
+    iris_db_close(db);
+
+    /* The next process maps the rebuilt file and gets the same answers. */
+    iris_db_opts ro = {.readonly = 1};
+    CHECK_OK(iris_db_open(path, &ro, &db));
+    before = inode_of(ann);
+    for (int round = 0; round < 5; round++) expect_exact(db, vecs, ids, N, 10);
+    CHECK_EQ_INT(inode_of(ann), before);
+    iris_db_close(db);
+}
+
 /* SQLite hands the largest id out again after it was deleted: the index
  * must not keep the old item's vector under the reused id. */
 static void test_reused_item_ids_get_their_new_vector(void)
@@ -1097,6 +1196,7 @@ int main(void)
     RUN(test_results_follow_the_store);
     RUN(test_concurrent_searches_while_writing);
     RUN(test_vector_index_is_saved_and_reused);
+    RUN(test_rebuild_reads_the_store_not_the_file);
     RUN(test_reused_item_ids_get_their_new_vector);
     RUN(test_hnsw_above_the_threshold);
     RUN(test_bad_index_settings);
