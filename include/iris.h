@@ -273,7 +273,11 @@ int iris_db_stats(iris_db *db, iris_stats *out);
  * it; rebuild = 1 builds it afresh from the stored vectors (`iris index
  * --rebuild-ann`). Searches keep it current on their own; calling this at
  * the end of an index run lets the next process map the saved file
- * instead of rebuilding it. A no-op for an index nothing was indexed into. */
+ * instead of rebuilding it, and calling it before the run too (rebuild =
+ * 0) loads the saved file first, so the run's changes are applied to it
+ * rather than rebuilding it from every stored vector. Deletes become
+ * tombstones, compacted away before a save once they pass a fifth of the
+ * live items. A no-op for an index nothing was indexed into. */
 int iris_db_ann_sync(iris_db *db, int rebuild);
 
 /* ------------------------------------------------ indexing (ingest) --- */

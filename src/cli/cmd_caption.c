@@ -127,6 +127,9 @@ static int run_on(iris_db *db, const char *const *paths, int n_paths, const cli_
                            .dry_run = f->dry_run, .config = f->config, .confirm = confirm,
                            .progress = progress, .user = &ui};
     iris_caption_report r;
+    /* The saved vector index first: new captions are then added to it, not
+     * rebuilt with everything else from the store at the end. */
+    if (!f->dry_run) (void)iris_db_ann_sync(db, 0);
     int rc = iris_caption_images(db, &o, &r);
     if (!rc && f->dry_run) printf("%s\n", r.plan);
     char err[1024];

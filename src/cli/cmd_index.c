@@ -316,6 +316,11 @@ int cmd_index(int argc, char **argv)
     iris_db *db;
     int rc = iris_db_open(db_path, &dbo, &db);
     if (rc) return cli_error("index", rc);
+    /* Load the saved vector index before the store changes, so the changes
+     * are applied to it at the end (deletes as tombstones, compacted when
+     * they pile up) instead of rebuilding it from every stored vector. A
+     * failure here only means the rebuild happens after all. */
+    if (!rebuild) (void)iris_db_ann_sync(db, 0);
     iris_index_summary s;
     rc = iris_index_paths(db, (const char *const *)argv + optind, argc - optind, &io, &s);
     clear_bar(&u);
@@ -363,6 +368,7 @@ int cmd_remove(int argc, char **argv)
     iris_db *db;
     int rc = iris_db_open(db_path, &(iris_db_opts){0}, &db), missing = 0;
     if (rc) return cli_error("remove", rc);
+    (void)iris_db_ann_sync(db, 0); /* as in iris index: the removals become tombstones */
     for (int i = optind; i < argc; i++) {
         int64_t n;
         rc = iris_remove_path(db, argv[i], &n);
@@ -382,6 +388,8 @@ int cmd_remove(int argc, char **argv)
         iris_db_close(db);
         return cli_error("remove", rc);
     }
+    if (iris_db_ann_sync(db, 0))
+        fprintf(stderr, "iris remove: warning: vector index not saved: %s\n", iris_errmsg());
     iris_db_close(db);
     return missing ? CLI_PARTIAL : CLI_OK;
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #define ADD_BATCH 1024
+#define COMPACT_FRACTION 5 /* compact when deleted > live / 5 */
 
 struct vcache {
     pthread_rwlock_t rw;
@@ -309,11 +310,25 @@ static int sync_locked(vcache *vc, store *st, const store_model *rec, int64_t ge
     return rc;
 }
 
+/* Deleted items stay in the index as tombstones: they still route graph
+ * searches but are never returned, and they cost memory, file size and
+ * graph quality. Once they outnumber a fifth of the live items, the index
+ * is rebuilt from its live rows (iris_ann_compact) before it is written. */
+static int compact_if_due(vcache *vc)
+{
+    iris_ann_stats s;
+    int rc = iris_ann_stats_get(vc->ann, &s);
+    if (!rc && s.deleted && s.deleted > s.live / COMPACT_FRACTION) rc = iris_ann_compact(vc->ann);
+    return rc;
+}
+
 static int save_locked(vcache *vc, const store_model *rec)
 {
     if (!vc->ann || !vc->ann_path || !vc->dirty) return IRIS_OK;
+    int rc = compact_if_due(vc);
+    if (rc) return rc;
     iris_ann_set_fingerprint(vc->ann, fingerprint(rec->key, vc->generation));
-    int rc = iris_ann_save(vc->ann, vc->ann_path);
+    rc = iris_ann_save(vc->ann, vc->ann_path);
     if (!rc) vc->dirty = 0;
     return rc;
 }

@@ -20,7 +20,9 @@
  *
  * The file is saved after a full build and by vcache_sync(save = 1)
  * (`iris index` ends with it through iris_db_ann_sync). A process that
- * cannot write next to the store keeps its view in memory.
+ * cannot write next to the store keeps its view in memory. Deletes are
+ * tombstones in the index; a save compacts it first when they outnumber
+ * a fifth of the live items.
  *
  * Filters (modality set, path-matched contents, excluded contents and
  * item) are passed into the index search, which plans for them (an exact

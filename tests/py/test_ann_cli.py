@@ -1,5 +1,5 @@
 """The vector index file ("index.db.ann") through the CLI: `iris index --rebuild-ann`, damaged
-and stale files.
+and stale files, deletes (tombstones, then compaction).
 
 Every expected ranking is computed here by brute force (numpy, float64) from the vectors the
 store holds, so it does not depend on the index being tested. The config puts the graph
@@ -121,3 +121,44 @@ def test_rebuild_ann_damaged_and_stale_files(tmp_path):
     r = iris("index", "--db", db, "--rebuild-ann", env=env)
     assert r.returncode == 1 and "idx.db.ann" in r.stderr, r.stderr
 
+
+def test_deletes_become_tombstones_then_are_compacted(tmp_path):
+    env = env_with(tmp_path)
+    make_tree(tmp_path / "data", n_images=40, n_texts=0)
+    photos = sorted((tmp_path / "data").rglob("*.[pj][np]g"))
+    db = str(tmp_path / "idx.db")
+
+    def index():
+        r = iris("index", "--db", db, "--model", MODEL, "--quiet", str(tmp_path / "data"), env=env)
+        assert r.returncode == 0, r.stderr
+
+    def remove(*paths):
+        r = iris("remove", "--db", db, *map(str, paths), env=env)
+        assert r.returncode == 0, r.stderr
+
+    index()
+    full = os.path.getsize(ann_of(db))
+    # Files gone from the tree: `iris index` deletes their items from the saved index.
+    for p in photos[:4]:
+        p.unlink()
+    index()
+    assert ann_counts(db) == (1, 40, 36, 4)
+    assert os.path.getsize(ann_of(db)) == full
+    assert_exact(db, env, sorted(stored(db))[:4])
+    # `iris remove` too; 6 tombstones for 34 live items are still under a fifth.
+    remove(*photos[4:6])
+    assert ann_counts(db) == (1, 40, 34, 6)
+    assert_exact(db, env, sorted(stored(db))[:4])
+    # 8 for 32: compacted before saving. A smaller file, the same exact answers.
+    remove(*photos[6:8])
+    assert ann_counts(db) == (1, 32, 32, 0)
+    assert os.path.getsize(ann_of(db)) < full
+    assert_exact(db, env, sorted(stored(db))[:4])
+    # The removed files are still in the tree: indexing adds them back.
+    index()
+    assert ann_counts(db) == (1, 36, 36, 0)
+    assert_exact(db, env, sorted(stored(db))[-4:])
+    # Unchanged tree: the file is left alone.
+    mtime = os.stat(ann_of(db)).st_mtime_ns
+    index()
+    assert os.stat(ann_of(db)).st_mtime_ns == mtime

@@ -807,19 +807,27 @@ static void forge_ann(const char *ann, float (*vecs)[DIM], const int64_t *ids, i
     iris_ann_free(forged);
 }
 
+/* A fresh index of GRAPH_N random items under folder, above the graph
+ * threshold, built and saved. A beam as wide as the index makes the graph
+ * search exhaustive, so its results must be the exact ones. */
+#define GRAPH_N 400
+static iris_db *graph_db(const char *folder, float (*vecs)[DIM], int64_t *ids)
+{
+    iris_db *db = fresh_db();
+    write_config("[index]\nhnsw_threshold = 100\nef_search = 512\n");
+    add_random(db, folder, GRAPH_N, 0, vecs, ids);
+    CHECK_OK(iris_db_ann_sync(db, 0));
+    return db;
+}
+
 /* `iris index --rebuild-ann` builds from the stored vectors and never
  * reuses the saved file, even one every check on open accepts. */
 static void test_rebuild_reads_the_store_not_the_file(void)
 {
-    iris_db *db = fresh_db();
-    /* Above the graph threshold; a beam as wide as the index makes the
-     * graph search exhaustive, so its results must be the exact ones. */
-    write_config("[index]\nhnsw_threshold = 100\nef_search = 512\n");
-    enum { N = 400 };
+    enum { N = GRAPH_N };
     static float vecs[N][DIM];
     int64_t ids[N];
-    add_random(db, "rb", N, 0, vecs, ids);
-    CHECK_OK(iris_db_ann_sync(db, 0)); /* built from the store and saved */
+    iris_db *db = graph_db("rb", vecs, ids);
     iris_db_close(db);
     char ann[160];
     snprintf(ann, sizeof ann, "%s/index.db.ann", dir);
@@ -849,6 +857,85 @@ static void test_rebuild_reads_the_store_not_the_file(void)
     before = inode_of(ann);
     for (int round = 0; round < 5; round++) expect_exact(db, vecs, ids, N, 10);
     CHECK_EQ_INT(inode_of(ann), before);
+    iris_db_close(db);
+}
+
+/* Rows, live items and tombstones of a saved vector index. */
+static void ann_counts(const char *ann, size_t *rows, size_t *live, size_t *deleted)
+{
+    iris_ann *a;
+    iris_ann_open_opts oo = {.dim = DIM};
+    int why;
+    CHECK_OK(iris_ann_open(ann, &oo, &a, &why));
+    iris_ann_stats st;
+    CHECK_OK(iris_ann_stats_get(a, &st));
+    *rows = st.rows, *live = st.live, *deleted = st.deleted;
+    iris_ann_free(a);
+}
+
+static off_t size_of(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) ? -1 : sb.st_size;
+}
+
+static void remove_files(iris_db *db, const char *folder, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        char path[64];
+        int64_t n;
+        snprintf(path, sizeof path, "/%s/%03d.png", folder, i);
+        CHECK_OK(store_remove(db->st, path, &n));
+        CHECK_EQ_INT(n, 1);
+    }
+}
+
+/* Deleted items stay in the saved index as tombstones until they pass a
+ * fifth of the live items; then the index is compacted before it is
+ * written: a smaller file, no tombstones, the same exact answers. */
+static void test_deletes_are_compacted_when_they_pile_up(void)
+{
+    enum { N = GRAPH_N };
+    static float vecs[N][DIM];
+    int64_t ids[N];
+    iris_db *db = graph_db("cp", vecs, ids);
+    char ann[160];
+    snprintf(ann, sizeof ann, "%s.ann", iris_db_path(db));
+    off_t full = size_of(ann);
+    size_t rows, live, deleted;
+
+    remove_files(db, "cp", 0, 40); /* 40 deleted, 360 live: kept as tombstones */
+    CHECK_OK(iris_db_ann_sync(db, 0));
+    ann_counts(ann, &rows, &live, &deleted);
+    CHECK(rows == N && live == N - 40 && deleted == 40);
+    CHECK_EQ_INT(size_of(ann), full);
+    for (int round = 0; round < 3; round++) expect_exact(db, vecs + 40, ids + 40, N - 40, 10);
+
+    remove_files(db, "cp", 40, 100); /* 100 deleted > 300 / 5: compacted */
+    CHECK_OK(iris_db_ann_sync(db, 0));
+    ann_counts(ann, &rows, &live, &deleted);
+    CHECK(rows == N - 100 && live == N - 100 && deleted == 0);
+    CHECK_MSG(size_of(ann) < full * 4 / 5, "%lld bytes, %lld before", (long long)size_of(ann),
+              (long long)full);
+    for (int round = 0; round < 3; round++) expect_exact(db, vecs + 100, ids + 100, N - 100, 10);
+    int graph = 0;
+    CHECK_EQ_INT(vcache_count(db->vc, &graph), N - 100);
+    CHECK(graph);
+
+    /* Another process maps the compacted file as it is. */
+    iris_db *other;
+    iris_db_opts ro = {.readonly = 1};
+    CHECK_OK(iris_db_open(iris_db_path(db), &ro, &other));
+    for (int round = 0; round < 3; round++) expect_exact(other, vecs + 100, ids + 100, N - 100, 10);
+    iris_db_close(other);
+
+    remove_files(db, "cp", 100, N); /* all of them: an empty index, not an error */
+    CHECK_OK(iris_db_ann_sync(db, 0));
+    ann_counts(ann, &rows, &live, &deleted);
+    CHECK(rows == 0 && live == 0 && deleted == 0);
+    iris_results *r = vsearch(db, vecs[0], 5);
+    CHECK_EQ_INT(r->n, 0);
+    iris_results_free(r);
     iris_db_close(db);
 }
 
@@ -1197,6 +1284,7 @@ int main(void)
     RUN(test_concurrent_searches_while_writing);
     RUN(test_vector_index_is_saved_and_reused);
     RUN(test_rebuild_reads_the_store_not_the_file);
+    RUN(test_deletes_are_compacted_when_they_pile_up);
     RUN(test_reused_item_ids_get_their_new_vector);
     RUN(test_hnsw_above_the_threshold);
     RUN(test_bad_index_settings);
