@@ -1,5 +1,6 @@
 """The vector index file ("index.db.ann") through the CLI: `iris index --rebuild-ann`, damaged
-and stale files, deletes (tombstones, then compaction).
+and stale files, deletes (tombstones, then compaction), selective filters above the graph
+threshold.
 
 Every expected ranking is computed here by brute force (numpy, float64) from the vectors the
 store holds, so it does not depend on the index being tested. The config puts the graph
@@ -8,6 +9,7 @@ and with a beam that wide its answers must be exactly the brute-force ones.
 
 The model is the tiny random fixture: the vectors mean nothing, the rankings are still exact.
 """
+import fnmatch
 import json
 import os
 import sqlite3
@@ -162,3 +164,26 @@ def test_deletes_become_tombstones_then_are_compacted(tmp_path):
     mtime = os.stat(ann_of(db)).st_mtime_ns
     index()
     assert os.stat(ann_of(db)).st_mtime_ns == mtime
+
+
+def test_selective_filters_above_the_graph_threshold(tmp_path):
+    """--path and --type run inside the index's search: a glob admitting two files of 44
+    items still gives both, never a list cut short by the items that did not pass."""
+    env = env_with(tmp_path)
+    make_tree(tmp_path / "data", n_images=40, n_texts=4)
+    db = str(tmp_path / "idx.db")
+    r = iris("index", "--db", db, "--model", MODEL, "--quiet", str(tmp_path / "data"), env=env)
+    assert r.returncode == 0, r.stderr
+    assert ann_counts(db)[:2] == (1, 44)
+    vecs = stored(db)
+
+    def glob(pattern):
+        return lambda i: fnmatch.fnmatchcase(vecs[i][1], pattern)
+
+    for item in sorted(vecs)[::9]:
+        assert_exact(db, env, [item], 10, "--path", "*/img00[12].*", admit=glob("*/img00[12].*"))
+        assert_exact(db, env, [item], 10, "--path", "*/notes/*", admit=glob("*/notes/*"))
+        assert_exact(db, env, [item], 10, "--type", "text", "--path", "*/note0[01]*",
+                     admit=glob("*/note0[01]*"))
+        assert_exact(db, env, [item], 5, "--type", "image", admit=glob("*/photos/*"))
+        assert similar(db, env, item, 10, "--path", "*/nowhere/*") == []

@@ -999,6 +999,114 @@ static void test_hnsw_above_the_threshold(void)
     iris_db_close(db);
 }
 
+/* The items of vecs/ids (n) that admit() lets through, copied to the front
+ * of sub_v/sub_i; returns how many. */
+static int subset(float (*vecs)[DIM], const int64_t *ids, int n, int (*admit)(int i),
+                  float (*sub_v)[DIM], int64_t *sub_i)
+{
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (admit(i)) {
+            memcpy(sub_v[m], vecs[i], sizeof sub_v[m]);
+            sub_i[m++] = ids[i];
+        }
+    return m;
+}
+
+/* The filter test's layout: 3497 items under /near/ in the query's
+ * hemisphere, 2500 under /far/ and 3 under /rare/ in the opposite one;
+ * every 7th item a PDF figure, the rest images. */
+enum { F_NEAR = 3497, F_FAR = 2500, F_RARE = 3, F_N = F_NEAR + F_FAR + F_RARE };
+static int in_far(int i) { return i >= F_NEAR && i < F_NEAR + F_FAR; }
+static int far_figure(int i) { return in_far(i) && i % 7 == 0; }
+
+/* Hits all admitted, and as many as brute force over the admitted items
+ * has (up to k); returns how many of its top k they include. */
+static int check_filtered(const iris_results *r, float (*sub_v)[DIM], const int64_t *sub_i, int m,
+                          const float *qv, int k, int exact)
+{
+    double (*ref)[2] = malloc((size_t)m * sizeof *ref);
+    CHECK(ref != NULL);
+    brute_force(qv, sub_v, sub_i, m, ref);
+    int want = m < k ? m : k, found = 0;
+    CHECK_EQ_INT(r->n, want);
+    for (int i = 0; i < r->n; i++) {
+        int admitted = 0;
+        for (int j = 0; j < m; j++) admitted |= r->hits[i].item_id == sub_i[j];
+        CHECK(admitted);
+        for (int j = 0; j < want; j++) found += r->hits[i].item_id == (int64_t)ref[j][1];
+        if (exact) {
+            CHECK_EQ_INT(r->hits[i].item_id, (int64_t)ref[i][1]);
+            CHECK_NEAR(r->hits[i].vector_score, ref[i][0], 1e-5);
+        }
+    }
+    free(ref);
+    return found;
+}
+
+/* Filters run inside the vector index's search on an index whose graph
+ * answers, so no filter makes a list short: a path glob admitting 3 of
+ * 6000 items and a type + path filter admitting 357 (both planned as
+ * exact scans of the admitted rows), and a glob admitting 2500 items that
+ * all point away from the query (planned as a graph walk that counts only
+ * admitted rows toward its beam, so it has to widen until it finds them;
+ * 2500 is above the planner's exact-scan limit of max(2048, rows / 100)). */
+static void test_filters_inside_the_graph_search(void)
+{
+    iris_db *db = fresh_db();
+    write_config("[index]\nhnsw_threshold = 200\n");
+    static float vecs[F_N][DIM], sub_v[F_N][DIM];
+    static int64_t ids[F_N], sub_i[F_N];
+    CHECK_OK(store_begin(db->st));
+    for (int i = 0; i < F_N; i++) {
+        char path[64];
+        const char *folder = i < F_NEAR ? "near" : in_far(i) ? "far" : "rare";
+        snprintf(path, sizeof path, "/%s/%04d.png", folder, i);
+        random_unit(vecs[i]);
+        vecs[i][0] = i < F_NEAR ? fabsf(vecs[i][0]) : -fabsf(vecs[i][0]);
+        ids[i] = add(db, path, i % 7 ? STORE_IMAGE : STORE_PDF_FIGURE, NULL, vecs[i]);
+    }
+    CHECK_OK(store_commit(db->st));
+    int n_fig = subset(vecs, ids, F_N, far_figure, sub_v, sub_i), found = 0;
+    CHECK_EQ_INT(n_fig, 357);
+    for (int round = 0; round < 8; round++) {
+        float qv[DIM];
+        random_unit(qv);
+        qv[0] = fabsf(qv[0]) + 1.0f; /* in the near hemisphere */
+        unit(qv);
+        iris_query q = {.vector = qv, .dim = DIM, .k = 10, .mode = IRIS_MODE_VECTOR,
+                        .path_glob = "/rare/*"};
+        iris_results *r = search(db, &q);
+        check_filtered(r, vecs + F_NEAR + F_FAR, ids + F_NEAR + F_FAR, F_RARE, qv, 10, 1);
+        iris_results_free(r);
+
+        q.path_glob = "/far/*";
+        q.modalities = 1u << IRIS_MOD_PDF_FIGURE;
+        r = search(db, &q);
+        check_filtered(r, sub_v, sub_i, n_fig, qv, 10, 1);
+        iris_results_free(r);
+
+        q.modalities = 0;
+        r = search(db, &q);
+        found += check_filtered(r, vecs + F_NEAR, ids + F_NEAR, F_FAR, qv, 10, 0);
+        iris_results_free(r);
+    }
+    CHECK_MSG(found >= 8 * 10 * 9 / 10, "recall@10 of the graph walk under the filter: %d/80",
+              found);
+    int graph = 0;
+    CHECK_EQ_INT(vcache_count(db->vc, &graph), F_N);
+    CHECK(graph);
+
+    /* `similar` under a filter: the item itself is left out, the list full. */
+    iris_query sim = {.item_id = ids[F_NEAR], .k = 10, .mode = IRIS_MODE_VECTOR,
+                      .path_glob = "/far/*"};
+    iris_results *r = search(db, &sim);
+    CHECK_EQ_INT(r->n, 10);
+    for (int i = 0; i < r->n; i++) CHECK(r->hits[i].item_id != ids[F_NEAR]);
+    iris_results_free(r);
+    iris_db_close(db);
+}
+
 static void test_bad_index_settings(void)
 {
     iris_db *db = fresh_db();
@@ -1287,6 +1395,7 @@ int main(void)
     RUN(test_deletes_are_compacted_when_they_pile_up);
     RUN(test_reused_item_ids_get_their_new_vector);
     RUN(test_hnsw_above_the_threshold);
+    RUN(test_filters_inside_the_graph_search);
     RUN(test_bad_index_settings);
     RUN(test_item_details_and_pixels);
     RUN(test_image_query_excludes_itself_by_path_and_hash);
