@@ -3,7 +3,14 @@
  * images/s per batch size, text queries/s per query length, RSS.
  *
  *   build/bench/clip_bench MODEL [--threads N] [--batches 1,32]
- *                          [--text-lens 8,20] [--seconds S]
+ *                          [--text-lens 8,20] [--seconds S] [--profile 1]
+ *
+ * --profile 1 adds, after each measurement, where its process CPU time went:
+ * one JSON line per stage of the forward pass (forward.h: clip_stage) with
+ * milliseconds and GFLOP per image (or query) and the GFLOP/s achieved,
+ * summed over every timed call. Use it with --threads 1: CPU time is then
+ * exactly the work, and GFLOP/s compare directly with peak_bench's per-core
+ * peak. (The marks cost a clock read each, ~1% of a text query.)
  *
  * Prints one JSON object per line, so tools/bench_reference.py can run it
  * side by side with the transformers reference on the same weights (that
@@ -53,8 +60,10 @@ static int cmp_double(const void *a, const void *b)
 typedef int (*bench_fn)(void *ctx);
 
 /* Median wall and CPU seconds per call of fn: one warm-up call, then at
- * least 3 calls and `seconds` of work (at most 200 calls). */
-static int median_time(bench_fn fn, void *ctx, double seconds, double *wall, double *cpu)
+ * least 3 calls and `seconds` of work (at most 200 calls). *calls gets the
+ * number of calls made, the warm-up included (a profile counts them all). */
+static int median_time(bench_fn fn, void *ctx, double seconds, double *wall, double *cpu,
+                       int *calls)
 {
     double t[200], c[200];
     int n = 0;
@@ -69,6 +78,7 @@ static int median_time(bench_fn fn, void *ctx, double seconds, double *wall, dou
     qsort(c, (size_t)n, sizeof c[0], cmp_double);
     *wall = t[n / 2];
     *cpu = c[n / 2];
+    *calls = n + 1;
     return 0;
 }
 
@@ -98,6 +108,20 @@ static int run_text(void *ctx)
 {
     text_job *j = ctx;
     return clip_text_encode(j->m, j->run, &j->ids, &j->len, 1, j->out);
+}
+
+/* One line per stage of prof (per item: divided by items). */
+static void print_profile(const char *what, const clip_prof *prof, double items)
+{
+    double total = 0;
+    for (int i = 0; i < CLIP_ST_COUNT; i++) total += prof->sec[i];
+    for (int i = 0; i < CLIP_ST_COUNT; i++) {
+        if (prof->sec[i] <= 0) continue;
+        printf("{\"profile\": \"%s\", \"stage\": \"%s\", \"ms_per_item\": %.4f, "
+               "\"share\": %.4f, \"gflop_per_item\": %.5f, \"gflop_per_s\": %.1f}\n",
+               what, clip_stage_names[i], prof->sec[i] * 1e3 / items, prof->sec[i] / total,
+               prof->flop[i] / 1e9 / items, prof->flop[i] / 1e9 / prof->sec[i]);
+    }
 }
 
 static unsigned rng = 1;
@@ -138,11 +162,13 @@ int main(int argc, char **argv)
     }
     int threads = 2, batches[8] = {1, 32}, n_batches = 2, lens[8] = {8, 20}, n_lens = 2;
     double seconds = 3.0;
+    int profile = 0;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--batches")) n_batches = parse_list(argv[i + 1], batches, 8);
         else if (!strcmp(argv[i], "--text-lens")) n_lens = parse_list(argv[i + 1], lens, 8);
         else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--profile")) profile = atoi(argv[i + 1]);
     }
     double t0 = now();
     iris_model *m = NULL;
@@ -160,6 +186,8 @@ int main(int argc, char **argv)
            argv[1], info.dtype, info.format, clip_isa_name(clip_isa_best()), threads, load_ms, rss);
 
     clip_run run = clip_run_default(m); /* the model's pool of `threads` workers */
+    clip_prof prof;
+    run.prof = profile ? &prof : NULL;
     int P = m->cfg.proj_dim, S = m->cfg.image_size, most = 1;
     for (int b = 0; b < n_batches; b++) most = batches[b] > most ? batches[b] : most;
     size_t img = 3 * (size_t)S * S;
@@ -168,11 +196,14 @@ int main(int argc, char **argv)
     for (int b = 0; b < n_batches; b++) {
         image_job j = {m, &run, pixels, out, batches[b]};
         double t, c;
-        if (median_time(run_images, &j, seconds, &t, &c)) return fail(m);
+        int calls;
+        memset(&prof, 0, sizeof prof);
+        if (median_time(run_images, &j, seconds, &t, &c, &calls)) return fail(m);
         rss_mib(&rss, &peak);
         printf("{\"bench\": \"images\", \"batch\": %d, \"seconds\": %.5f, \"per_s\": %.2f, "
                "\"per_cpu_s\": %.2f, \"peak_rss_mib\": %.1f}\n",
                batches[b], t, batches[b] / t, batches[b] / c, peak);
+        if (profile) print_profile("images", &prof, (double)calls * batches[b]);
         fflush(stdout);
     }
     int32_t ids[4096];
@@ -183,10 +214,13 @@ int main(int argc, char **argv)
         ids[len - 1] = m->cfg.eos_id;
         text_job j = {m, &run, ids, len, out};
         double t, c;
-        if (median_time(run_text, &j, seconds, &t, &c)) return fail(m);
+        int calls;
+        memset(&prof, 0, sizeof prof);
+        if (median_time(run_text, &j, seconds, &t, &c, &calls)) return fail(m);
         rss_mib(&rss, &peak);
         printf("{\"bench\": \"text\", \"tokens\": %d, \"seconds\": %.6f, \"per_s\": %.2f, "
                "\"per_cpu_s\": %.2f, \"peak_rss_mib\": %.1f}\n", len, t, 1.0 / t, 1.0 / c, peak);
+        if (profile) print_profile("text", &prof, calls);
         fflush(stdout);
     }
     free(pixels);

@@ -29,12 +29,40 @@
  * traffic (ViT-B/16 at 27 images a chunk: 12% more CPU per image). */
 #define CLIP_CHUNK_ROWS 2048
 
+/* Stages of the forward pass, as a profile sees them (benchmarks). */
+typedef enum clip_stage {
+    CLIP_ST_PATCH,  /* im2col + the patch-embedding GEMM */
+    CLIP_ST_EMBED,  /* class/position embeddings (text: token + position) */
+    CLIP_ST_NORM,   /* layer norms (pre, LN1, LN2) */
+    CLIP_ST_QKV,    /* the q, k, v projections */
+    CLIP_ST_ATTN,   /* scores, softmax, weighted values */
+    CLIP_ST_OUT,    /* the attention output projection (+ residual) */
+    CLIP_ST_FC1,    /* fc1 + its activation (fused) */
+    CLIP_ST_FC2,    /* fc2 (+ residual) */
+    CLIP_ST_POOL,   /* final norm, projection, L2 normalisation */
+    CLIP_ST_COUNT
+} clip_stage;
+
+/* Process CPU seconds and floating-point operations (multiply-adds count
+ * two) per stage, summed over calls. Timing is process CPU time, so a
+ * one-thread profile is exact and immune to waiting for a core. */
+typedef struct clip_prof {
+    double sec[CLIP_ST_COUNT], flop[CLIP_ST_COUNT];
+    double last; /* the previous mark */
+} clip_prof;
+extern const char *const clip_stage_names[CLIP_ST_COUNT];
+/* Starts the clock of a profile (no-op without one). */
+void clip_prof_start(const clip_kctx *k);
+/* Charges the time since the previous mark, and flop, to stage s. */
+void clip_prof_mark(const clip_kctx *k, clip_stage s, double flop);
+
 /* How to run one call. */
 typedef struct clip_run {
     int n_threads;      /* 0 = all cores */
     clip_isa isa;
     size_t chunk_bytes; /* activation budget; 0 = CLIP_CHUNK_BYTES */
     iris_pool *pool;    /* a caller's pool to use instead of making one, or NULL */
+    clip_prof *prof;    /* NULL, or a profile to add this call's stages to */
 } clip_run;
 
 /* The model's thread count and this CPU's best ISA. */

@@ -35,11 +35,14 @@ int clip_isa_supported(clip_isa isa);
 const char *clip_isa_name(clip_isa isa);
 
 /* Execution context of one encode call. */
+struct clip_prof;
+
 typedef struct clip_kctx {
     iris_pool *pool;     /* NULL: everything on the calling thread */
     clip_isa isa;
     float *work;         /* per-worker scratch, work_floats each */
     size_t work_floats;
+    struct clip_prof *prof; /* NULL, or where the forward pass times its stages */
 } clip_kctx;
 
 /* Scratch a worker needs beyond the GEMM packing buffer for attention over

@@ -121,7 +121,9 @@ static void encode_chunk(const iris_model *m, const clip_kctx *k, clip_acts *a,
 {
     int W = m->cfg.text.width, M = 0;
     for (int i = 0; i < n; i++) start[i] = M, M += len[i];
+    clip_prof_start(k);
     embed_tokens(m, ids, start, len, n, a->h, a->a);
+    clip_prof_mark(k, CLIP_ST_EMBED, 0);
     clip_transformer(k, &m->cfg.text, m->text.layers, a, M, start, len, n, 1);
     for (int i = 0; i < n; i++) /* the pooled row is the last one computed */
         memcpy(a->big + (size_t)i * W, a->h + (size_t)(start[i] + len[i] - 1) * W,

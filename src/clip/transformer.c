@@ -20,12 +20,13 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ------------------------------------------------------------ scratch */
 
 clip_run clip_run_default(const iris_model *m)
 {
-    return (clip_run){m->n_threads, clip_isa_best(), 0, m->pool};
+    return (clip_run){m->n_threads, clip_isa_best(), 0, m->pool, NULL};
 }
 
 int clip_exec_init(clip_exec *e, const clip_run *run, int max_seq)
@@ -40,6 +41,7 @@ int clip_exec_init(clip_exec *e, const clip_run *run, int max_seq)
     }
     int rc = clip_kctx_init(&e->k, e->pool, run->isa, clip_attention_work_floats(max_seq));
     if (rc) clip_exec_free(e);
+    e->k.prof = run->prof;
     return rc;
 }
 
@@ -88,6 +90,33 @@ void clip_acts_free(clip_acts *s)
     memset(s, 0, sizeof *s);
 }
 
+/* ------------------------------------------------------------ profile */
+
+const char *const clip_stage_names[CLIP_ST_COUNT] = {
+    "patch embedding", "embeddings", "layer norms", "q/k/v projections", "attention",
+    "output projection", "fc1 + activation", "fc2", "pool + projection"};
+
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+void clip_prof_start(const clip_kctx *k)
+{
+    if (k->prof) k->prof->last = cpu_now();
+}
+
+void clip_prof_mark(const clip_kctx *k, clip_stage s, double flop)
+{
+    if (!k->prof) return;
+    double t = cpu_now();
+    k->prof->sec[s] += t - k->prof->last;
+    k->prof->flop[s] += flop;
+    k->prof->last = t;
+}
+
 /* ------------------------------------------------------------ layers */
 
 static void attention_block(const clip_kctx *k, const clip_tower_config *t, const clip_layer *l,
@@ -96,17 +125,23 @@ static void attention_block(const clip_kctx *k, const clip_tower_config *t, cons
 {
     int W = t->width, ld = s->big_ld;
     clip_layernorm(k, s->h, W, s->a, W, M, W, &l->ln1_w, &l->ln1_b, t->ln_eps);
+    clip_prof_mark(k, CLIP_ST_NORM, 0);
     clip_linear qkv[3] = {
         {s->a, W, &l->q_w, &l->q_b, s->big, ld, M, W, W, CLIP_EPI_STORE},
         {s->a, W, &l->k_w, &l->k_b, s->big + W, ld, M, W, W, CLIP_EPI_STORE},
         {s->a, W, &l->v_w, &l->v_b, s->big + 2 * W, ld, M, W, W, CLIP_EPI_STORE},
     };
     clip_linear_run(k, qkv, 3);
+    clip_prof_mark(k, CLIP_ST_QKV, 6.0 * M * W * W);
     clip_attention_args args = {s->big, ld, s->a, W, start, len, n_seq,
                                 t->heads, W / t->heads, causal};
     clip_attention(k, &args);
+    double attn = 0; /* Q K^T and P V over every head: 4 T^2 W per sequence */
+    for (int i = 0; i < n_seq; i++) attn += 4.0 * len[i] * len[i] * W;
+    clip_prof_mark(k, CLIP_ST_ATTN, attn);
     clip_linear o = {s->a, W, &l->o_w, &l->o_b, s->h, W, M, W, W, CLIP_EPI_ADD};
     clip_linear_run(k, &o, 1);
+    clip_prof_mark(k, CLIP_ST_OUT, 2.0 * M * W * W);
 }
 
 static void mlp_block(const clip_kctx *k, const clip_tower_config *t, const clip_layer *l,
@@ -114,11 +149,14 @@ static void mlp_block(const clip_kctx *k, const clip_tower_config *t, const clip
 {
     int W = t->width, F = t->mlp, ld = s->big_ld;
     clip_layernorm(k, s->h, W, s->a, W, M, W, &l->ln2_w, &l->ln2_b, t->ln_eps);
+    clip_prof_mark(k, CLIP_ST_NORM, 0);
     clip_epilogue act = t->act == CLIP_ACT_GELU ? CLIP_EPI_GELU : CLIP_EPI_QUICK_GELU;
     clip_linear fc1 = {s->a, W, &l->fc1_w, &l->fc1_b, s->big, ld, M, F, W, act};
     clip_linear_run(k, &fc1, 1);
+    clip_prof_mark(k, CLIP_ST_FC1, 2.0 * M * W * F);
     clip_linear fc2 = {s->big, ld, &l->fc2_w, &l->fc2_b, s->h, W, M, W, F, CLIP_EPI_ADD};
     clip_linear_run(k, &fc2, 1);
+    clip_prof_mark(k, CLIP_ST_FC2, 2.0 * M * W * F);
 }
 
 void clip_transformer(const clip_kctx *k, const clip_tower_config *t, const clip_layer *layers,
@@ -139,4 +177,5 @@ void clip_pool_project(const clip_kctx *k, const clip_tower_config *t, const flo
     clip_linear p = {tmp, W, proj, NULL, out, proj_dim, n, proj_dim, W, CLIP_EPI_STORE};
     clip_linear_run(k, &p, 1);
     for (int i = 0; i < n; i++) clip_l2_normalize(out + (size_t)i * proj_dim, proj_dim);
+    clip_prof_mark(k, CLIP_ST_POOL, 2.0 * n * W * proj_dim);
 }

@@ -70,12 +70,16 @@ static void encode_chunk(const iris_model *m, const clip_kctx *k, const vision_s
 {
     const clip_vision_weights *v = &m->vision;
     int M = n * s->T, W = s->W;
+    clip_prof_start(k);
     im2col(s, pixels, n, a->big, a->big_ld);
     clip_linear patch = {a->big, a->big_ld, &v->patch_w, NULL, a->a, W, n * s->n_patch, W, s->K,
                          CLIP_EPI_STORE};
     clip_linear_run(k, &patch, 1);
+    clip_prof_mark(k, CLIP_ST_PATCH, 2.0 * n * s->n_patch * W * s->K);
     assemble_tokens(s, a->a, cls, pos, n, a->h);
+    clip_prof_mark(k, CLIP_ST_EMBED, 0);
     clip_layernorm(k, a->h, W, a->h, W, M, W, &v->pre_ln_w, &v->pre_ln_b, m->cfg.vision.ln_eps);
+    clip_prof_mark(k, CLIP_ST_NORM, 0);
     clip_transformer(k, &m->cfg.vision, v->layers, a, M, start, len, n, 0);
     /* the class token of image i is row i * T */
     clip_pool_project(k, &m->cfg.vision, a->h, s->T * W, n, &v->post_ln_w, &v->post_ln_b,

@@ -212,7 +212,7 @@ static void check_variant(const char *model_dir, const golden *g, const char *na
 {
     iris_model *m = load(model_dir);
     int P = m->cfg.proj_dim;
-    clip_run run = {2, isa, 0, NULL};
+    clip_run run = {2, isa, 0, NULL, NULL};
     float *img = malloc(sizeof(float) * g->n_img * P), *txt = malloc(sizeof(float) * g->n_text * P);
     CHECK_OK(clip_vision_encode(m, &run, g->pixels.f, g->n_img, img));
     CHECK_OK(clip_text_encode(m, &run, g->rows, g->lens, g->n_text, txt));
@@ -312,11 +312,11 @@ static void test_batch_threads_and_chunks_invariant(void)
     size_t img_sz = g.pixels.n / ni;
     float *all = malloc(sizeof(float) * ni * P), *one = malloc(sizeof(float) * ni * P);
     float *tall = malloc(sizeof(float) * nt * P), *tone = malloc(sizeof(float) * nt * P);
-    clip_run base = {1, clip_isa_best(), 0, NULL};
+    clip_run base = {1, clip_isa_best(), 0, NULL, NULL};
     CHECK_OK(clip_vision_encode(m, &base, g.pixels.f, ni, all));
     CHECK_OK(clip_text_encode(m, &base, g.rows, g.lens, nt, tall));
     /* three threads, same batch: identical */
-    clip_run wide = {3, clip_isa_best(), 0, NULL};
+    clip_run wide = {3, clip_isa_best(), 0, NULL, NULL};
     CHECK_OK(clip_vision_encode(m, &wide, g.pixels.f, ni, one));
     CHECK_OK(clip_text_encode(m, &wide, g.rows, g.lens, nt, tone));
     CHECK(!memcmp(all, one, sizeof(float) * ni * P));
@@ -351,7 +351,7 @@ static void *encode_worker(void *arg)
     worker *w = arg;
     int P = w->m->cfg.proj_dim;
     float *img = malloc(sizeof(float) * w->g->n_img * P), *txt = malloc(sizeof(float) * w->g->n_text * P);
-    clip_run run = {2, clip_isa_best(), 0, NULL};
+    clip_run run = {2, clip_isa_best(), 0, NULL, NULL};
     w->ok = 1;
     for (int r = 0; r < 5 && w->ok; r++) {
         w->ok &= clip_vision_encode(w->m, &run, w->g->pixels.f, w->g->n_img, img) == IRIS_OK;
@@ -370,7 +370,7 @@ static void test_concurrent_calls_share_one_model(void)
     const iris_model *m = tiny_model;
     int P = m->cfg.proj_dim;
     float *img = malloc(sizeof(float) * g.n_img * P), *txt = malloc(sizeof(float) * g.n_text * P);
-    clip_run run = {1, clip_isa_best(), 0, NULL};
+    clip_run run = {1, clip_isa_best(), 0, NULL, NULL};
     CHECK_OK(clip_vision_encode(m, &run, g.pixels.f, g.n_img, img));
     CHECK_OK(clip_text_encode(m, &run, g.rows, g.lens, g.n_text, txt));
     pthread_t th[4];
@@ -463,7 +463,7 @@ static void check_hf_gguf_identical(const char *hf_dir, const char *gguf, const 
     int P = a->cfg.proj_dim;
     size_t nt = (size_t)g->n_text * P;
     float *out = malloc(sizeof(float) * 2 * nt);
-    clip_run run = {2, clip_isa_best(), 0, NULL};
+    clip_run run = {2, clip_isa_best(), 0, NULL, NULL};
     CHECK_OK(clip_text_encode(a, &run, g->rows, g->lens, g->n_text, out));
     CHECK_OK(clip_text_encode(b, &run, g->rows, g->lens, g->n_text, out + nt));
     CHECK(!memcmp(out, out + nt, sizeof(float) * nt));
