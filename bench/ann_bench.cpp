@@ -8,6 +8,9 @@
 //   ann_bench build --lib L --dir DIR --threads T [--M 16 --efc 200] --index FILE
 //   ann_bench query --lib L --dir DIR --index FILE --efs 10,20,40 [--k 10] [--drop-cache 1]
 //   ann_bench scan  --lib L --dir DIR --threads T [--k 10]
+//   ann_bench bw    --mib M --threads T
+//       read bandwidth of 1..T threads streaming disjoint parts of one
+//       M MiB buffer: the ceiling of an exact scan (one pass per query)
 // L: iris, hnswlib, faiss-hnsw, faiss-hnsw-sq8 (build/query);
 //    iris-f32, iris-int8, iris-bin, faiss-flat, faiss-sq8 (scan).
 // Every command prints one JSON object per result line; bench/ann_bench.py
@@ -35,6 +38,7 @@
 #include <faiss/IndexScalarQuantizer.h>
 #include <faiss/index_io.h>
 #include <hnswlib/hnswlib.h>
+#include <immintrin.h>
 #include <omp.h>
 
 extern "C" {
@@ -467,9 +471,54 @@ static void cmd_scan(const Args &a)
            pct(lat, 0.99), pct(cpu, 0.5), status_mb("VmHWM"));
 }
 
+// Sums 64-byte lines of [p, p + bytes) with four independent chains.
+static long long sum_lines(const char *p, size_t bytes)
+{
+    __m512i s0 = _mm512_set1_epi64(0), s1 = s0, s2 = s0, s3 = s0;
+    for (size_t i = 0; i + 256 <= bytes; i += 256) {
+        s0 = _mm512_add_epi64(s0, _mm512_load_si512(p + i));
+        s1 = _mm512_add_epi64(s1, _mm512_load_si512(p + i + 64));
+        s2 = _mm512_add_epi64(s2, _mm512_load_si512(p + i + 128));
+        s3 = _mm512_add_epi64(s3, _mm512_load_si512(p + i + 192));
+    }
+    long long lane[8], sum = 0;
+    _mm512_storeu_si512(lane, _mm512_add_epi64(_mm512_add_epi64(s0, s1), _mm512_add_epi64(s2, s3)));
+    for (long long v : lane) sum += v;
+    return sum;
+}
+
+static void cmd_bw(const Args &a)
+{
+    size_t bytes = (size_t)a.i("mib", 1024) << 20;
+    int max_t = a.i("threads", 2);
+    char *buf = (char *)aligned_alloc(4096, bytes);
+    if (!buf) die("out of memory");
+    memset(buf, 1, bytes); // touch every page before timing
+    long long sink = 0;
+    for (int t = 1; t <= max_t; t++) {
+        double best = 0;
+        for (int pass = 0; pass < 6; pass++) { // pass 0 warms up
+            std::vector<long long> part(t);
+            std::vector<std::thread> th;
+            size_t slice = bytes / t / 256 * 256;
+            auto t0 = Clock::now();
+            for (int i = 0; i < t; i++)
+                th.emplace_back([&, i] { part[i] = sum_lines(buf + i * slice, slice); });
+            for (auto &x : th) x.join();
+            double s = since(t0);
+            for (long long v : part) sink += v;
+            if (pass && slice * t / s / 1e9 > best) best = slice * t / s / 1e9;
+        }
+        printf("{\"cmd\":\"bw\",\"threads\":%d,\"mib\":%zu,\"GB_per_s\":%.1f,\"sink\":%lld}\n", t,
+               bytes >> 20, best, sink);
+        fflush(stdout);
+    }
+    free(buf);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2) die("usage: ann_bench gen|build|query|scan --key value ...");
+    if (argc < 2) die("usage: ann_bench gen|build|query|scan|bw --key value ...");
     Args a;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (strncmp(argv[i], "--", 2)) die(std::string("bad argument ") + argv[i]);
@@ -480,6 +529,7 @@ int main(int argc, char **argv)
     else if (cmd == "build") cmd_build(a);
     else if (cmd == "query") cmd_query(a);
     else if (cmd == "scan") cmd_scan(a);
+    else if (cmd == "bw") cmd_bw(a);
     else die("unknown command " + cmd);
     return 0;
 }

@@ -86,6 +86,12 @@ static int32_t dot_i8_scalar(const int8_t *a, const int8_t *b, size_t n)
     return s;
 }
 
+static void dot_i8_rows_scalar(const int8_t *q, const int8_t *const *rows, size_t n_rows, size_t n,
+                               int32_t *out)
+{
+    for (size_t i = 0; i < n_rows; i++) out[i] = dot_i8_scalar(q, rows[i], n);
+}
+
 static uint32_t popcount64(uint64_t x)
 {
     x = x - ((x >> 1) & 0x5555555555555555ull);
@@ -168,6 +174,12 @@ AVX2 static int32_t dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n)
     return r;
 }
 
+AVX2 static void dot_i8_rows_avx2(const int8_t *q, const int8_t *const *rows, size_t n_rows,
+                                  size_t n, int32_t *out)
+{
+    for (size_t i = 0; i < n_rows; i++) out[i] = dot_i8_avx2(q, rows[i], n);
+}
+
 AVX2 static uint32_t hamming_popcnt(const uint64_t *a, const uint64_t *b, size_t nw)
 {
     uint64_t d = 0;
@@ -237,6 +249,39 @@ AVX512 static int32_t dot_i8_avx512(const int8_t *a, const int8_t *b, size_t n)
     return r;
 }
 
+/* The scan's kernel. Here the row is the unsigned operand: its codes are
+ * flipped (code + 128) and the excess 128 * sum(q) is the same for every
+ * row, so each 64 bytes of a row cost one load, one xor and one vpdpbusd.
+ * Four rows share each load of the query; their four accumulator chains
+ * overlap the instruction's latency. */
+AVX512 static void dot_i8_rows_avx512(const int8_t *q, const int8_t *const *rows, size_t n_rows,
+                                    size_t n, int32_t *out)
+{
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    size_t nv = n / 64 * 64, i = 0;
+    __m512i qs = _mm512_setzero_si512();
+    for (size_t d = 0; d < nv; d += 64) qs = _mm512_dpbusd_epi32(qs, flip, _mm512_loadu_si512(q + d));
+    int32_t excess = _mm512_reduce_add_epi32(qs); /* 128 * sum(q[0 .. nv)) */
+    for (; i + 4 <= n_rows; i += 4) {
+        const int8_t *r0 = rows[i], *r1 = rows[i + 1], *r2 = rows[i + 2], *r3 = rows[i + 3];
+        __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+        for (size_t d = 0; d < nv; d += 64) {
+            __m512i qv = _mm512_loadu_si512(q + d);
+            a0 = _mm512_dpbusd_epi32(a0, _mm512_xor_si512(_mm512_loadu_si512(r0 + d), flip), qv);
+            a1 = _mm512_dpbusd_epi32(a1, _mm512_xor_si512(_mm512_loadu_si512(r1 + d), flip), qv);
+            a2 = _mm512_dpbusd_epi32(a2, _mm512_xor_si512(_mm512_loadu_si512(r2 + d), flip), qv);
+            a3 = _mm512_dpbusd_epi32(a3, _mm512_xor_si512(_mm512_loadu_si512(r3 + d), flip), qv);
+        }
+        out[i] = _mm512_reduce_add_epi32(a0) - excess;
+        out[i + 1] = _mm512_reduce_add_epi32(a1) - excess;
+        out[i + 2] = _mm512_reduce_add_epi32(a2) - excess;
+        out[i + 3] = _mm512_reduce_add_epi32(a3) - excess;
+        for (size_t d = nv; d < n; d++)
+            for (int j = 0; j < 4; j++) out[i + j] += (int32_t)q[d] * rows[i + j][d];
+    }
+    for (; i < n_rows; i++) out[i] = dot_i8_avx512(q, rows[i], n);
+}
+
 __attribute__((target("avx512f,avx512vpopcntdq,popcnt")))
 static uint32_t hamming_avx512(const uint64_t *a, const uint64_t *b, size_t nw)
 {
@@ -254,12 +299,12 @@ static uint32_t hamming_avx512(const uint64_t *a, const uint64_t *b, size_t nw)
 /* --------------------------------------------------------------- dispatch */
 
 static ann_kernels levels[3] = {
-    {ANN_SIMD_SCALAR, "scalar", dot_f32_scalar, dot_f16_scalar, dot_i8_scalar, hamming_scalar,
-     f32_to_f16_scalar},
-    {ANN_SIMD_AVX2, "avx2", dot_f32_avx2, dot_f16_avx2, dot_i8_avx2, hamming_popcnt,
-     f32_to_f16_avx2},
-    {ANN_SIMD_AVX512, "avx512", dot_f32_avx512, dot_f16_avx512, dot_i8_avx512, hamming_popcnt,
-     f32_to_f16_avx2},
+    {ANN_SIMD_SCALAR, "scalar", dot_f32_scalar, dot_f16_scalar, dot_i8_scalar, dot_i8_rows_scalar,
+     hamming_scalar, f32_to_f16_scalar},
+    {ANN_SIMD_AVX2, "avx2", dot_f32_avx2, dot_f16_avx2, dot_i8_avx2, dot_i8_rows_avx2,
+     hamming_popcnt, f32_to_f16_avx2},
+    {ANN_SIMD_AVX512, "avx512", dot_f32_avx512, dot_f16_avx512, dot_i8_avx512, dot_i8_rows_avx512,
+     hamming_popcnt, f32_to_f16_avx2},
 };
 static int cpu_level, best_level;
 static pthread_once_t once = PTHREAD_ONCE_INIT;

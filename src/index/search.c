@@ -165,14 +165,16 @@ typedef struct scan {
 
 /* Similarities of one query with n rows into sim[] (one kernel per kind, so
  * the loop carries no per-row dispatch). */
-static void scan_block(const scan *s, const ann_query *q, const uint32_t *rows, size_t n, float *sim)
+static void scan_block(const scan *s, const ann_query *q, const uint32_t *rows,
+                       const int8_t *const *codes, size_t n, float *sim)
 {
     const ann_core *c = s->c;
     const ann_kernels *k = s->k;
     size_t dp = (size_t)c->dpad;
     if (s->kind == SCAN_INT8) {
-        for (size_t i = 0; i < n; i++)
-            sim[i] = q->bias + q->s8 * (float)k->dot_i8(q->q8, ann_code_at(c, rows[i]), dp);
+        int32_t dot[SCAN_BLOCK];
+        k->dot_i8_rows(q->q8, codes, n, dp, dot);
+        for (size_t i = 0; i < n; i++) sim[i] = q->bias + q->s8 * (float)dot[i];
     } else if (s->kind == SCAN_BITS) {
         for (size_t i = 0; i < n; i++)
             sim[i] = -(float)k->hamming(q->bits, ann_col_at(&c->bits, rows[i]), c->bits_words);
@@ -186,6 +188,7 @@ static void scan_worker(void *arg, int t)
     scan *s = arg;
     ann_heap *h = s->heaps + (size_t)t * (size_t)s->nq;
     uint32_t rows[SCAN_BLOCK];
+    const int8_t *codes[SCAN_BLOCK]; /* int8 scans: the rows' codes */
     float sim[SCAN_BLOCK];
     /* Without a filter or tombstones every row is admitted: skip the
      * attribute column altogether (a concurrent delete may then miss this
@@ -199,8 +202,10 @@ static void scan_worker(void *arg, int t)
             uint32_t r = s->list ? s->list[i] : (uint32_t)i;
             if (all || admit_row(s->fl, s->c, r)) rows[n++] = r;
         }
+        if (s->kind == SCAN_INT8)
+            for (size_t i = 0; i < n; i++) codes[i] = ann_code_at(s->c, rows[i]);
         for (int qi = 0; qi < s->nq; qi++) {
-            scan_block(s, &s->q[qi], rows, n, sim);
+            scan_block(s, &s->q[qi], rows, codes, n, sim);
             float floor = ann_heap_floor(&h[qi]);
             for (size_t i = 0; i < n; i++)
                 if (sim[i] >= floor && ann_heap_offer(&h[qi], (ann_cand){sim[i], rows[i]}))

@@ -65,6 +65,45 @@ static void test_int_kernels_exact(void)
         CHECK_EQ_INT(k->dot_i8(lo, lo, 512), 127 * 127 * 512);
         for (size_t nw = 1; nw <= 40; nw++) CHECK_EQ_INT(k->hamming(x, y, nw), ref->hamming(x, y, nw));
     }
+}
+
+/* The scan's many-rows kernel: every level, any row count (the AVX-512
+ * one takes rows four at a time), any length (tails), the code extremes,
+ * all equal to one scalar dot product per row. */
+static void test_int8_rows_kernel_exact(void)
+{
+    enum { ROWS = 11, LEN = 1000 };
+    static int8_t q[LEN], data[ROWS][LEN];
+    ann_rng r = {4};
+    for (int i = 0; i < LEN; i++) q[i] = (int8_t)(ann_rng_next(&r) % 255 - 127);
+    for (int j = 0; j < ROWS; j++)
+        for (int i = 0; i < LEN; i++)
+            data[j][i] = (int8_t)(j == 0 ? 127 : j == 1 ? -127 : (int)(ann_rng_next(&r) % 255) - 127);
+    const int8_t *rows[ROWS];
+    for (int j = 0; j < ROWS; j++) rows[j] = data[(j * 7) % ROWS]; /* any order, repeats fine */
+    const ann_kernels *ref = ann_kernels_at(ANN_SIMD_SCALAR);
+    for (int lv = ANN_SIMD_SCALAR; lv <= ANN_SIMD_AVX512; lv++) {
+        const ann_kernels *k = ann_kernels_at(lv);
+        if (!k) continue;
+        for (size_t li = 0; li < NLENS; li++)
+            for (size_t n = 0; n <= ROWS; n++) {
+                int32_t out[ROWS + 1];
+                out[n] = 12345; /* nothing past n_rows is written */
+                k->dot_i8_rows(q, rows, n, LENS[li], out);
+                for (size_t j = 0; j < n; j++)
+                    CHECK_EQ_INT(out[j], ref->dot_i8(q, rows[j], LENS[li]));
+                CHECK_EQ_INT(out[n], 12345);
+            }
+        int8_t lo[512], hi[512];
+        memset(lo, -127, sizeof lo);
+        memset(hi, 127, sizeof hi);
+        const int8_t *his[5] = {hi, hi, hi, hi, hi}, *los[5] = {lo, lo, lo, lo, lo};
+        int32_t out[5];
+        k->dot_i8_rows(lo, his, 5, 512, out);
+        for (int j = 0; j < 5; j++) CHECK_EQ_INT(out[j], -127 * 127 * 512);
+        k->dot_i8_rows(lo, los, 5, 512, out);
+        for (int j = 0; j < 5; j++) CHECK_EQ_INT(out[j], 127 * 127 * 512);
+    }
     uint64_t ones = ~0ull, zero = 0;
     CHECK_EQ_INT(ref->hamming(&ones, &zero, 1), 64);
 }
@@ -131,6 +170,7 @@ int main(void)
     printf("# kernels: best level here is %s\n", ann_kernels_best()->name);
     RUN(test_float_kernels_match_scalar);
     RUN(test_int_kernels_exact);
+    RUN(test_int8_rows_kernel_exact);
     RUN(test_f16_ieee_values);
     RUN(test_f16_matches_f16c);
     RUN(test_crc32c_check_value);
