@@ -33,11 +33,13 @@ CLIPImageProcessor, CLIPTokenizer) and scored on the held-out suite of tools/sha
   tools/train_tiny_clip.py --eval-only models/tiny-clip
 """
 import argparse
+import copy
 import io
 import json
 import math
 import os
 import random
+import shutil
 import sys
 import time
 
@@ -388,6 +390,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 reproduces the "
                     "committed weights bit for bit; more threads reorder float sums)")
     ap.add_argument("--eval-every", type=int, default=0, help="score the held-out suite every N steps")
+    ap.add_argument("--checkpoints", metavar="DIR", help="with --eval-every: also save the averaged "
+                    "weights at each evaluation as DIR/step-N (an HF folder, same as --steps N)")
     ap.add_argument("--eval-only", metavar="DIR", help="only score a saved model folder")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -413,8 +417,17 @@ def main():
     log(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters")
     suite = shapes.eval_suite() if args.eval_every else None
     enc = hf_encoders(model, processor, tokenizer)
+
+    def checkpoint(trained, step):
+        if args.checkpoints:
+            folder = os.path.join(args.checkpoints, f"step-{step}")
+            os.makedirs(folder, exist_ok=True)
+            for name in ("vocab.json", "merges.txt"):
+                shutil.copy(os.path.join(args.out, name), folder)
+            save(copy.deepcopy(trained), folder)
+
     train(model, pix, scenes, Captioner(tokenizer, CAPTION_SEED), args, log,
-          lambda: {k: round(v, 3) for k, v in shapes.score(suite, *enc).items()})
+          lambda: {k: round(v, 3) for k, v in shapes.score(suite, *enc).items()}, checkpoint)
     save(model, args.out)
     log(f"saved {args.out}: {folder_bytes(args.out)} bytes; "
         f"wall {time.time() - t_start:.0f}s, cpu {time.process_time() - c_start:.0f}s")
