@@ -164,3 +164,22 @@ def test_corrupt_image_bytes_fail_cleanly(engine):
         status, img = engine.decode(bad)
         assert status != 0, f"decoding {len(bad)} corrupt bytes succeeded"
         assert engine.lib.iris_errmsg().decode(), "no error message for a corrupt image"
+
+
+def test_matches_transformers(engine):
+    """The trained weights through the C engine give transformers' embeddings (f16 weights
+    computed in f32 on both sides)."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    model = transformers.CLIPModel.from_pretrained(MODEL, dtype=torch.float32).eval()
+    proc = transformers.CLIPImageProcessor.from_pretrained(MODEL)
+    tok = transformers.CLIPTokenizer.from_pretrained(MODEL)
+    sample = shapes.gen_dataset(6, "parity", 96)
+    texts = [s.caption for s in sample] + [s.caption_zh for s in sample]
+    with torch.no_grad():
+        ref_i = model.get_image_features(**proc(images=[s.image for s in sample], return_tensors="pt"))
+        ref_t = model.get_text_features(**tok(texts, padding=True, return_tensors="pt"))
+    for ours, ref in ((engine.images([s.image for s in sample]), ref_i), (engine.texts(texts), ref_t)):
+        ref = torch.nn.functional.normalize(ref, dim=-1).numpy()
+        assert np.min(np.sum(ours * ref, axis=1)) >= 0.99999
+        assert np.max(np.abs(ours - ref)) <= 1e-4
