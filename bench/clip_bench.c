@@ -3,7 +3,7 @@
  * images/s per batch size, text queries/s per query length, RSS.
  *
  *   build/bench/clip_bench MODEL [--threads N] [--batches 1,32]
- *                          [--text-lens 8,20] [--seconds S] [--profile 1]
+ *                          [--text-lens 8,20] [--seconds S] [--profile 1] [--bf16 1]
  *
  * --profile 1 adds, after each measurement, where its process CPU time went:
  * one JSON line per stage of the forward pass (forward.h: clip_stage) with
@@ -11,6 +11,8 @@
  * summed over every timed call. Use it with --threads 1: CPU time is then
  * exactly the work, and GFLOP/s compare directly with peak_bench's per-core
  * peak. (The marks cost a clock read each, ~1% of a text query.)
+ * --bf16 1 loads the model with iris_model_opts.bf16 (image linears in bf16
+ * on AMX where present); the first line says whether AMX was available.
  *
  * Prints one JSON object per line, so tools/bench_reference.py can run it
  * side by side with the transformers reference on the same weights (that
@@ -162,17 +164,18 @@ int main(int argc, char **argv)
     }
     int threads = 2, batches[8] = {1, 32}, n_batches = 2, lens[8] = {8, 20}, n_lens = 2;
     double seconds = 3.0;
-    int profile = 0;
+    int profile = 0, bf16 = 0;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--batches")) n_batches = parse_list(argv[i + 1], batches, 8);
         else if (!strcmp(argv[i], "--text-lens")) n_lens = parse_list(argv[i + 1], lens, 8);
         else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--profile")) profile = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--bf16")) bf16 = atoi(argv[i + 1]);
     }
     double t0 = now();
     iris_model *m = NULL;
-    iris_model_opts opts = {threads};
+    iris_model_opts opts = {.n_threads = threads, .bf16 = bf16};
     if (iris_model_load(argv[1], &opts, &m)) {
         fprintf(stderr, "clip_bench: %s\n", iris_errmsg());
         return 1;
@@ -182,8 +185,10 @@ int main(int argc, char **argv)
     iris_model_info info;
     iris_model_get_info(m, &info);
     printf("{\"model\": \"%s\", \"dtype\": \"%s\", \"format\": \"%s\", \"isa\": \"%s\", "
-           "\"threads\": %d, \"load_ms\": %.2f, \"rss_after_load_mib\": %.1f}\n",
-           argv[1], info.dtype, info.format, clip_isa_name(clip_isa_best()), threads, load_ms, rss);
+           "\"threads\": %d, \"bf16\": %d, \"amx\": %d, \"load_ms\": %.2f, "
+           "\"rss_after_load_mib\": %.1f}\n",
+           argv[1], info.dtype, info.format, clip_isa_name(clip_isa_best()), threads, bf16,
+           clip_amx_available(), load_ms, rss);
 
     clip_run run = clip_run_default(m); /* the model's pool of `threads` workers */
     clip_prof prof;

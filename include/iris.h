@@ -104,6 +104,9 @@ typedef struct iris_model iris_model;
 
 typedef struct iris_model_opts {
     int n_threads; /* threads per encode call; 0 = all cores */
+    int bf16;      /* 1: image encoding multiplies in bf16 on the CPU's AMX tiles where it
+                      has them (Intel Xeon since Sapphire Rapids; f32 elsewhere, and for
+                      text): faster, within the bound in docs/engine.md of the f32 result */
 } iris_model_opts;
 
 typedef struct iris_model_info {

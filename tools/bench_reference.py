@@ -9,7 +9,8 @@
 For each model (the random ViT-B/32 and ViT-B/16 weights of tools/reference/make_goldens.py,
 regenerated into models/full/ when absent) the engines take turns, --rounds times (iris in
 each weight dtype, then transformers), on identical inputs:
-images/s per batch size (--batches, default 1 and 32) and text queries/s per query length
+images/s per batch size (--batches, default 1 and 32; a dtype ending in "+amx", e.g.
+f32+amx, runs iris with bf16 compute on AMX tiles) and text queries/s per query length
 (--text-lens, default 8 and 20 tokens; either list may be empty); q8_0 is the clip.cpp GGUF
 file of the same weights (transformers runs the f32 folder there). iris runs in its own
 process (build/bench/clip_bench, which also reports load time and RSS); transformers runs
@@ -37,7 +38,9 @@ BENCH = os.path.join(ROOT, "build", "bench", "clip_bench")
 
 def model_paths(name, dtype):
     """(what iris loads, what transformers loads): q8_0 is a GGUF file, which transformers
-    cannot run, so its side runs the f32 folder."""
+    cannot run, so its side runs the f32 folder. A "+amx" suffix (f32+amx) is the same
+    weights with bf16 compute (clip_bench --bf16 1)."""
+    dtype = dtype.removesuffix("+amx")
     base = os.path.join(WEIGHTS, name)
     iris_path = base + "-q8_0.gguf" if dtype == "q8_0" else base + ("" if dtype == "f32" else "-" + dtype)
     if not os.path.exists(iris_path) or not os.path.exists(base):
@@ -46,8 +49,9 @@ def model_paths(name, dtype):
     return iris_path, base if dtype == "q8_0" else iris_path
 
 
-def run_iris(path, threads, seconds, cpu, batches, text_lens, bench=BENCH):
+def run_iris(path, threads, seconds, cpu, batches, text_lens, bench=BENCH, bf16=False):
     out = subprocess.run([bench, path, "--threads", str(threads), "--seconds", str(seconds),
+                          *(["--bf16", "1"] if bf16 else []),
                           "--batches", ",".join(map(str, batches)),
                           "--text-lens", ",".join(map(str, text_lens))],
                          check=True, capture_output=True, text=True).stdout
@@ -125,8 +129,8 @@ def main():
         torch_load_ms = (time.perf_counter() - t0) * 1e3
         rounds = []
         for r in range(args.rounds):
-            c = {d: run_iris(paths[d], args.threads, args.seconds, args.cpu, batches, text_lens)
-                 for d in dtypes}
+            c = {d: run_iris(paths[d], args.threads, args.seconds, args.cpu, batches, text_lens,
+                             bf16=d.endswith("+amx")) for d in dtypes}
             b = {d: run_iris(paths[d], args.threads, args.seconds, args.cpu, batches, text_lens,
                              args.baseline) for d in dtypes} if args.baseline else None
             t = run_torch(model, args.seconds, args.cpu, batches, text_lens)

@@ -84,7 +84,7 @@ static int open_model(const char *cmd, const inputs *in, iris_model **m)
 {
     char path[4096];
     const char *arg = in->model;
-    iris_model_opts o = {in->threads};
+    iris_model_opts o = {.n_threads = in->threads};
     int rc = IRIS_OK;
     if (!arg && !(rc = iris_model_default(path, sizeof path))) arg = path;
     if (!rc) rc = iris_model_load(arg, &o, m);

@@ -63,6 +63,7 @@ typedef struct clip_run {
     size_t chunk_bytes; /* activation budget; 0 = CLIP_CHUNK_BYTES */
     iris_pool *pool;    /* a caller's pool to use instead of making one, or NULL */
     clip_prof *prof;    /* NULL, or a profile to add this call's stages to */
+    int bf16;           /* image linears in bf16 on AMX where available (model opts) */
 } clip_run;
 
 /* The model's thread count and this CPU's best ISA. */
@@ -73,7 +74,10 @@ typedef struct clip_exec {
     iris_pool *pool, *owned; /* owned: the pool this call made, if any */
     clip_kctx k;
 } clip_exec;
-int clip_exec_init(clip_exec *e, const clip_run *run, int max_seq);
+/* bf16_rows, bf16_max_k: the most rows and the largest K of the tower's
+ * linears when run->bf16 may apply (they size the AMX buffers); 0 rows to
+ * compute everything in f32. */
+int clip_exec_init(clip_exec *e, const clip_run *run, int max_seq, int bf16_rows, int bf16_max_k);
 void clip_exec_free(clip_exec *e);
 
 /* Activation buffers of one chunk of `rows` token rows. */

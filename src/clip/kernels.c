@@ -22,6 +22,11 @@
 #ifdef CLIP_HAVE_X86
 #include <cpuid.h>
 #endif
+#ifdef __linux__
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +85,35 @@ clip_isa clip_isa_best(void)
         if (!strcmp(cap, clip_isa_name((clip_isa)i))) return (clip_isa)i;
     return best;
 }
+
+#if defined(CLIP_HAVE_X86) && defined(__linux__)
+static int amx_granted;
+static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
+
+/* CPUID.(7,0):EDX bits 24 and 22 (AMX-TILE, AMX-BF16), CPUID.(7,1):EAX
+ * bit 5 (AVX512_BF16), then the kernel's permission for the tile data. */
+static void amx_request(void)
+{
+    unsigned a, b, c, d;
+    if (!clip_isa_supported(CLIP_ISA_AVX512) || !__get_cpuid_count(7, 0, &a, &b, &c, &d) ||
+        !(d & (1u << 24)) || !(d & (1u << 22)) || !__get_cpuid_count(7, 1, &a, &b, &c, &d) ||
+        !(a & (1u << 5)))
+        return;
+    amx_granted = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */,
+                          18 /* XFEATURE_XTILEDATA */) == 0;
+}
+
+int clip_amx_available(void)
+{
+    pthread_once(&amx_once, amx_request);
+    return amx_granted;
+}
+
+size_t clip_amx_work_floats(int max_k) { return clip_amx_work_bytes(max_k) / sizeof(float) + 1; }
+#else
+int clip_amx_available(void) { return 0; }
+size_t clip_amx_work_floats(int max_k) { return (void)max_k, 0; }
+#endif
 
 static const clip_simd_ops *simd_ops(clip_isa isa)
 {
@@ -351,6 +385,7 @@ typedef struct linear_job {
     const clip_kctx *k;
     const clip_linear *lin;
     int n;
+    int amx;       /* bf16 on AMX: x already in k->bf16_x */
     int first[9];  /* first task of each linear (n <= 8), first[n] = total */
     int msplit[8]; /* row chunks per column block */
     int dot_rows;  /* linears of at most this many rows skip packing */
@@ -364,7 +399,9 @@ static void linear_task(void *ctx, int t, int worker)
     const clip_linear *lin = &job->lin[g];
     int local = t - job->first[g], ms = job->msplit[g];
     int n0 = (local / ms) * NC, ncols = lin->N - n0 < NC ? lin->N - n0 : NC;
-    int chunk = (lin->M + ms - 1) / ms, m0 = (local % ms) * chunk;
+    int chunk = (lin->M + ms - 1) / ms;
+    if (job->amx) chunk = (chunk + 31) / 32 * 32; /* AMX takes rows 32 at a time */
+    int m0 = (local % ms) * chunk;
     int m1 = m0 + chunk < lin->M ? m0 + chunk : lin->M;
     if (m0 >= m1) return;
 
@@ -374,6 +411,13 @@ static void linear_task(void *ctx, int t, int worker)
     if (has_bias) clip_tensor_read_f32(lin->b, n0, ncols, bias);
     clip_bsrc b = {lin->w->data, lin->w->type, lin->K, 0, lin->w->panels};
     const clip_simd_ops *ops = simd_ops(job->k->isa);
+#ifdef CLIP_HAVE_X86
+    if (job->amx) {
+        clip_amx_gemm(&b, lin->K, job->k->bf16_x, has_bias ? bias : NULL, lin->y, lin->ldy, n0,
+                      ncols, m0, m1, lin->epi, worker_work(job->k, worker));
+        return;
+    }
+#endif
     if (ops && lin->M <= job->dot_rows && b.panels)
         ops->panel_dot(&b, lin->K, lin->x, lin->ldx, has_bias ? bias : NULL, lin->y, lin->ldy, n0,
                        ncols, m0, m1, lin->epi);
@@ -388,12 +432,41 @@ static void linear_task(void *ctx, int t, int worker)
                  lin->epi);
 }
 
+#ifdef CLIP_HAVE_X86
+/* bf16 on AMX: linears of more than dot_rows rows, from stored rows, all of
+ * them on one x (q, k, v share theirs) that fits the conversion buffer. */
+static int amx_applies(const clip_kctx *k, const clip_linear *lin, int n, int dot_rows)
+{
+    if (!k->bf16) return 0;
+    for (int i = 0; i < n; i++)
+        if (lin[i].x != lin[0].x || lin[i].ldx != lin[0].ldx || lin[i].K != lin[0].K ||
+            lin[i].M != lin[0].M || lin[i].M <= dot_rows || lin[i].w->panels)
+            return 0;
+    size_t rows = ((size_t)lin[0].M + 31) / 32 * 32, kp = ((size_t)lin[0].K + 31) / 32 * 32;
+    return rows * kp <= k->bf16_x_elems;
+}
+
+static void amx_convert_task(void *ctx, int t, int worker)
+{
+    (void)worker;
+    const clip_linear *lin = ((const linear_job *)ctx)->lin;
+    clip_amx_convert_rows(lin->x, lin->ldx, lin->M, lin->K, 32 * t, 32 * t + 32,
+                          ((const linear_job *)ctx)->k->bf16_x);
+}
+#endif
+
 void clip_linear_run(const clip_kctx *k, const clip_linear *lin, int n)
 {
-    int threads = iris_pool_threads(k->pool);
+    int threads = iris_pool_threads(k->pool), dot_rows = clip_dot_rows(), amx = 0;
+#ifdef CLIP_HAVE_X86
+    if ((amx = amx_applies(k, lin, n, dot_rows))) { /* x to bf16, once for all n */
+        linear_job conv = {.k = k, .lin = lin};
+        iris_pool_run(k->pool, (lin->M + 31) / 32, amx_convert_task, &conv);
+    }
+#endif
     for (int done = 0; done < n; done += 8) { /* at most 8 linears per parallel loop */
         linear_job job = {.k = k, .lin = lin + done, .n = n - done < 8 ? n - done : 8,
-                          .dot_rows = clip_dot_rows()};
+                          .dot_rows = dot_rows, .amx = amx};
         for (int g = 0; g < job.n; g++) {
             const clip_linear *l = &job.lin[g];
             int blocks = (l->N + NC - 1) / NC, ms = 1;

@@ -18,6 +18,7 @@
 #define IRIS_CLIP_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "clip/model.h"
 #include "util/threadpool.h"
@@ -43,7 +44,17 @@ typedef struct clip_kctx {
     float *work;         /* per-worker scratch, work_floats each */
     size_t work_floats;
     struct clip_prof *prof; /* NULL, or where the forward pass times its stages */
+    int bf16;            /* linears of many rows multiply in bf16 on AMX (set only
+                            where clip_amx_available(); work sized for it) */
+    uint16_t *bf16_x;    /* with bf16: a linear's x converted, bf16_x_elems of room */
+    size_t bf16_x_elems;
 } clip_kctx;
+
+/* bf16 compute: the CPU has AMX-BF16 (and AVX-512 BF16) and the OS granted
+ * this process the tile state (Linux 5.16+). Asked once per process. */
+int clip_amx_available(void);
+/* Scratch floats per worker for bf16 linears with K up to max_k. */
+size_t clip_amx_work_floats(int max_k);
 
 /* Scratch a worker needs beyond the GEMM packing buffer for attention over
  * sequences of up to max_seq tokens. */

@@ -57,6 +57,18 @@ typedef struct clip_simd_ops {
 #define CLIP_HAVE_X86 1
 extern const clip_simd_ops clip_ops_avx2;
 extern const clip_simd_ops clip_ops_avx512;
+
+/* The bf16 GEMM on AMX tiles (kernels_avx512.c), only where
+ * clip_amx_available(). x is first converted once per linear:
+ * clip_amx_convert_rows writes rows [m0, m1) of xa, [rows][K rounded up to
+ * 32] bf16, zero past K and for rows >= M (xa holds whole blocks of 32
+ * rows). clip_amx_gemm then has the contract of a linear task (y[m0, m1) x
+ * [n0, n0 + ncols), ncols <= 128, m0 % 32 == 0, bias indexed from n0) on B
+ * stored [N][K] rows (not panels); work: clip_amx_work_bytes(K) bytes. */
+size_t clip_amx_work_bytes(int K);
+void clip_amx_convert_rows(const float *x, int ldx, int M, int K, int m0, int m1, uint16_t *xa);
+void clip_amx_gemm(const clip_bsrc *b, int K, const uint16_t *xa, const float *bias, float *y,
+                   int ldy, int n0, int ncols, int m0, int m1, clip_epilogue epi, void *work);
 #endif
 
 /* Element i of a stored row-major matrix as f32 (any dtype). */

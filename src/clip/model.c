@@ -566,6 +566,7 @@ int iris_model_load(const char *path, const iris_model_opts *opts, iris_model **
     pthread_mutex_init(&m->panel_lock, NULL);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     m->n_threads = opts && opts->n_threads > 0 ? opts->n_threads : (cores > 0 ? (int)cores : 1);
+    m->bf16 = opts && opts->bf16;
     if ((rc = load_any(m, where)) || (rc = widen_vectors(m)) ||
         (m->n_threads > 1 && (rc = iris_pool_create(m->n_threads, &m->pool)))) {
         iris_model_free(m);

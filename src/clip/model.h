@@ -107,6 +107,7 @@ struct iris_model {
     struct clip_tokenizer *tok;
     iris_model_info info; /* filled by the loader, returned by get_info */
     int n_threads;
+    int bf16; /* iris_model_opts.bf16 */
     /* n_threads workers (NULL for 1), made at load and shared by every
      * encode call: starting threads per call cost ~2 ms on a busy machine,
      * more than a text query's whole forward pass. Concurrent calls take

@@ -174,7 +174,7 @@ int clip_text_encode(const iris_model *m, const clip_run *run, const int32_t *co
         longest = len[i] > longest ? len[i] : longest;
     }
     int rows = total < budget ? (int)total : budget;
-    if ((rc = clip_exec_init(&e, run, longest)) ||
+    if ((rc = clip_exec_init(&e, run, longest, 0, 0)) || /* text: f32 (memory-bound, panels) */
         (rc = clip_acts_init(&a, &m->cfg.text, rows, 0)))
         goto done;
     for (int i0 = 0; i0 < n;) {

@@ -26,10 +26,10 @@
 
 clip_run clip_run_default(const iris_model *m)
 {
-    return (clip_run){m->n_threads, clip_isa_best(), 0, m->pool, NULL};
+    return (clip_run){m->n_threads, clip_isa_best(), 0, m->pool, NULL, m->bf16};
 }
 
-int clip_exec_init(clip_exec *e, const clip_run *run, int max_seq)
+int clip_exec_init(clip_exec *e, const clip_run *run, int max_seq, int bf16_rows, int bf16_max_k)
 {
     memset(e, 0, sizeof *e);
     int threads = run->n_threads > 0 ? run->n_threads : iris_cpu_count();
@@ -39,14 +39,25 @@ int clip_exec_init(clip_exec *e, const clip_run *run, int max_seq)
         if (rc) return rc;
         e->pool = e->owned;
     }
-    int rc = clip_kctx_init(&e->k, e->pool, run->isa, clip_attention_work_floats(max_seq));
+    int bf16 = run->bf16 && bf16_rows > 0 && run->isa == CLIP_ISA_AVX512 && clip_amx_available();
+    size_t extra = clip_attention_work_floats(max_seq), amx = bf16 ? clip_amx_work_floats(bf16_max_k) : 0;
+    int rc = clip_kctx_init(&e->k, e->pool, run->isa, extra > amx ? extra : amx);
+    if (!rc && bf16) { /* room for one linear's x in bf16, whole blocks of 32 rows */
+        size_t n = ((size_t)bf16_rows + 31) / 32 * 32 * (((size_t)bf16_max_k + 31) / 32 * 32);
+        e->k.bf16_x = aligned_alloc(64, (n * 2 + 63) / 64 * 64);
+        if (!e->k.bf16_x) rc = iris_fail(IRIS_ENOMEM, "out of memory for %zu MiB of bf16 rows", n >> 19);
+        e->k.bf16_x_elems = n;
+    }
     if (rc) clip_exec_free(e);
     e->k.prof = run->prof;
+    e->k.bf16 = bf16;
     return rc;
 }
 
 void clip_exec_free(clip_exec *e)
 {
+    free(e->k.bf16_x);
+    e->k.bf16_x = NULL;
     clip_kctx_free(&e->k);
     iris_pool_free(e->owned);
     e->pool = e->owned = NULL;

@@ -100,7 +100,10 @@ int clip_vision_encode(const iris_model *m, const clip_run *run, const float *pi
 
     clip_exec e;
     clip_acts a;
-    if ((rc = clip_exec_init(&e, run, s.T))) return rc;
+    const clip_tower_config *tc = &m->cfg.vision;
+    int max_k = s.K > tc->mlp ? s.K : tc->mlp; /* patch embedding, fc2 */
+    if ((rc = clip_exec_init(&e, run, s.T, chunk * s.T, max_k > tc->width ? max_k : tc->width)))
+        return rc;
     if ((rc = clip_acts_init(&a, &m->cfg.vision, chunk * s.T, s.K))) {
         clip_exec_free(&e);
         return rc;

@@ -90,10 +90,33 @@ static int model_ref(const char *spec, char *ref, size_t cap)
     return IRIS_OK;
 }
 
+/* $IRIS_COMPUTE, else [model] compute in the config file: "f32" (the
+ * default) or "bf16" (image encoding in bf16 on AMX tiles where the CPU has
+ * them; docs/engine.md). A config file that cannot be read leaves f32: an
+ * explicit --model never needed the file, and must not start to. */
+static int compute_bf16(int *bf16)
+{
+    *bf16 = 0;
+    const char *v = getenv("IRIS_COMPUTE"), *where = "IRIS_COMPUTE";
+    iris_config *cfg = NULL;
+    int rc = IRIS_OK;
+    if (!v || !*v) {
+        if (iris_config_load(NULL, &cfg)) return IRIS_OK;
+        v = iris_config_get(cfg, "model", "compute");
+        where = iris_config_origin(cfg);
+    }
+    if (v && strcmp(v, "f32") && strcmp(v, "bf16"))
+        rc = iris_fail(IRIS_EARG, "%s: compute \"%s\" is neither \"f32\" nor \"bf16\"", where, v);
+    *bf16 = !rc && v && !strcmp(v, "bf16");
+    iris_config_free(cfg);
+    return rc;
+}
+
 static int load_spec(iris_db *db, const char *spec)
 {
     iris_model_opts mo = {.n_threads = db->n_threads};
-    int rc = iris_model_load(spec, &mo, &db->model);
+    int rc = compute_bf16(&mo.bf16);
+    if (!rc) rc = iris_model_load(spec, &mo, &db->model);
     if (!rc) rc = model_ref(spec, db->model_ref, sizeof db->model_ref);
     return rc;
 }

@@ -35,6 +35,10 @@ static const double F16_COS = 0.99995, F16_ABS = 2e-3;
 static const double BF16_COS = 0.999, BF16_ABS = 1e-2;
 /* q8_0 GGUF vs the f32 reference; measured (B/32, B/16): cosine 0.99735, |diff| 1.1e-2 */
 static const double Q8_COS = 0.995, Q8_ABS = 2e-2;
+/* bf16 compute (iris_model_opts.bf16, AMX) on the f32 weights, images vs the
+ * f32 reference; worst measured (tiny, B/32, B/16): cosine 0.99954, |diff|
+ * 4.3e-3 - the size of storing the weights in bf16 (above). */
+static const double BF16C_COS = 0.999, BF16C_ABS = 1e-2;
 
 /* ------------------------------------------------------------ goldens */
 
@@ -131,7 +135,7 @@ static stats compare(const float *a, const float *b, int rows, int dim, const in
 static iris_model *load(const char *dir)
 {
     iris_model *m = NULL;
-    iris_model_opts o = {2};
+    iris_model_opts o = {.n_threads = 2};
     CHECK_OK(iris_model_load(dir, &o, &m));
     return m;
 }
@@ -212,7 +216,7 @@ static void check_variant(const char *model_dir, const golden *g, const char *na
 {
     iris_model *m = load(model_dir);
     int P = m->cfg.proj_dim;
-    clip_run run = {2, isa, 0, NULL, NULL};
+    clip_run run = {.n_threads = 2, .isa = isa};
     float *img = malloc(sizeof(float) * g->n_img * P), *txt = malloc(sizeof(float) * g->n_text * P);
     CHECK_OK(clip_vision_encode(m, &run, g->pixels.f, g->n_img, img));
     CHECK_OK(clip_text_encode(m, &run, g->rows, g->lens, g->n_text, txt));
@@ -245,6 +249,40 @@ static void check_model_family(const char *weights_base, const char *golden_dir,
             check_variant(path, &g, name, &variants[i], clip_isa_best());
     }
     golden_free(&g);
+}
+
+/* bf16 compute where the CPU has AMX: the f32 model's images against the
+ * f32 reference (texts stay f32: checked bit-identical to the f32 model). */
+static void check_bf16_compute(const char *model_dir, const golden *g, const char *name)
+{
+    if (!clip_amx_available()) {
+        printf("# %s bf16 compute: no AMX here, nothing to check\n", name);
+        return;
+    }
+    iris_model *m = NULL, *f32 = load(model_dir);
+    iris_model_opts o = {.n_threads = 2, .bf16 = 1};
+    CHECK_OK(iris_model_load(model_dir, &o, &m));
+    int P = m->cfg.proj_dim;
+    float *img = malloc(sizeof(float) * g->n_img * P), *txt = malloc(sizeof(float) * g->n_text * P);
+    float *txt32 = malloc(sizeof(float) * g->n_text * P);
+    clip_run run = clip_run_default(m), run32 = clip_run_default(f32);
+    CHECK_OK(clip_vision_encode(m, &run, g->pixels.f, g->n_img, img));
+    CHECK_OK(clip_text_encode(m, &run, g->rows, g->lens, g->n_text, txt));
+    CHECK_OK(clip_text_encode(f32, &run32, g->rows, g->lens, g->n_text, txt32));
+    CHECK(!memcmp(txt, txt32, sizeof(float) * g->n_text * P));
+    float *ref = golden_rows(g, "image_embeds", "", g->n_img, P);
+    char what[160];
+    snprintf(what, sizeof what, "%s bf16-compute amx images vs f32 reference", name);
+    CHECK_STATS(compare(img, ref, g->n_img, P, NULL), BF16C_COS, BF16C_ABS, what);
+    free(ref), free(img), free(txt), free(txt32);
+    iris_model_free(m);
+    iris_model_free(f32);
+}
+
+static void test_tiny_bf16_compute_within_bound(void)
+{
+    tiny_fixture();
+    check_bf16_compute(REF "/tiny", &tiny_golden, "tiny");
 }
 
 static void test_tiny_matches_reference(void)
@@ -312,11 +350,11 @@ static void test_batch_threads_and_chunks_invariant(void)
     size_t img_sz = g.pixels.n / ni;
     float *all = malloc(sizeof(float) * ni * P), *one = malloc(sizeof(float) * ni * P);
     float *tall = malloc(sizeof(float) * nt * P), *tone = malloc(sizeof(float) * nt * P);
-    clip_run base = {1, clip_isa_best(), 0, NULL, NULL};
+    clip_run base = {.n_threads = 1, .isa = clip_isa_best()};
     CHECK_OK(clip_vision_encode(m, &base, g.pixels.f, ni, all));
     CHECK_OK(clip_text_encode(m, &base, g.rows, g.lens, nt, tall));
     /* three threads, same batch: identical */
-    clip_run wide = {3, clip_isa_best(), 0, NULL, NULL};
+    clip_run wide = {.n_threads = 3, .isa = clip_isa_best()};
     CHECK_OK(clip_vision_encode(m, &wide, g.pixels.f, ni, one));
     CHECK_OK(clip_text_encode(m, &wide, g.rows, g.lens, nt, tone));
     CHECK(!memcmp(all, one, sizeof(float) * ni * P));
@@ -351,7 +389,7 @@ static void *encode_worker(void *arg)
     worker *w = arg;
     int P = w->m->cfg.proj_dim;
     float *img = malloc(sizeof(float) * w->g->n_img * P), *txt = malloc(sizeof(float) * w->g->n_text * P);
-    clip_run run = {2, clip_isa_best(), 0, NULL, NULL};
+    clip_run run = {.n_threads = 2, .isa = clip_isa_best()};
     w->ok = 1;
     for (int r = 0; r < 5 && w->ok; r++) {
         w->ok &= clip_vision_encode(w->m, &run, w->g->pixels.f, w->g->n_img, img) == IRIS_OK;
@@ -370,7 +408,7 @@ static void test_concurrent_calls_share_one_model(void)
     const iris_model *m = tiny_model;
     int P = m->cfg.proj_dim;
     float *img = malloc(sizeof(float) * g.n_img * P), *txt = malloc(sizeof(float) * g.n_text * P);
-    clip_run run = {1, clip_isa_best(), 0, NULL, NULL};
+    clip_run run = {.n_threads = 1, .isa = clip_isa_best()};
     CHECK_OK(clip_vision_encode(m, &run, g.pixels.f, g.n_img, img));
     CHECK_OK(clip_text_encode(m, &run, g.rows, g.lens, g.n_text, txt));
     pthread_t th[4];
@@ -463,7 +501,7 @@ static void check_hf_gguf_identical(const char *hf_dir, const char *gguf, const 
     int P = a->cfg.proj_dim;
     size_t nt = (size_t)g->n_text * P;
     float *out = malloc(sizeof(float) * 2 * nt);
-    clip_run run = {2, clip_isa_best(), 0, NULL, NULL};
+    clip_run run = {.n_threads = 2, .isa = clip_isa_best()};
     CHECK_OK(clip_text_encode(a, &run, g->rows, g->lens, g->n_text, out));
     CHECK_OK(clip_text_encode(b, &run, g->rows, g->lens, g->n_text, out + nt));
     CHECK(!memcmp(out, out + nt, sizeof(float) * nt));
@@ -481,6 +519,10 @@ static void check_full(const char *name)
     snprintf(goldens, sizeof goldens, REF "/goldens/%s", name);
     if (!test_path_exists(weights)) SKIP("%s was not generated", weights);
     check_model_family(weights, goldens, name);
+    golden gb;
+    golden_load(goldens, &gb);
+    check_bf16_compute(weights, &gb, name);
+    golden_free(&gb);
     char gguf[620];
     snprintf(gguf, sizeof gguf, "%s.gguf", weights);
     if (test_path_exists(gguf)) {
@@ -498,6 +540,7 @@ int main(void)
 {
     RUN(test_tiny_matches_reference);
     RUN(test_tiny_every_isa_matches_reference);
+    RUN(test_tiny_bf16_compute_within_bound);
     RUN(test_pool_index_matches_reference);
     RUN(test_tiny_strings_match_reference);
     RUN(test_batch_threads_and_chunks_invariant);

@@ -275,6 +275,72 @@ static void test_panels_match_gemm_bitwise(void)
         }
 }
 
+/* bf16 compute on AMX: each output against double precision from the
+ * bf16-rounded x and W (the products the tile unit multiplies exactly), all
+ * epilogues, ragged M (not whole blocks of 32), N (not whole tiles of 16)
+ * and K (not whole tiles of 32), every dtype, 1 and 3 threads. The tile
+ * unit sums in f32 in its own order: the bound is relative to the sum of
+ * |products| (measured worst: see the printed line). */
+static void test_amx_bf16_against_reference(void)
+{
+    if (!clip_amx_available()) SKIP("no AMX-BF16 here (or the OS refused the tile state)");
+    lin_case cases[] = {{25, 5, 32}, {33, 40, 96}, {64, 130, 544}, {100, 257, 768}, {40, 33, 3072}};
+    double worst = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int dt = CLIP_F32; dt <= CLIP_Q8_0; dt++)
+            for (int epi = CLIP_EPI_STORE; epi <= CLIP_EPI_GELU; epi++)
+                for (int threads = 1; threads <= 3; threads += 2) {
+                    lin_case L = cases[c];
+                    if (dt == CLIP_Q8_0 && L.K % 32) continue;
+                    int ldy = L.N + 3;
+                    float *x = malloc(sizeof(float) * L.M * L.K), *w = malloc(sizeof(float) * L.N * L.K);
+                    float *b = malloc(sizeof(float) * L.N), *y0 = malloc(sizeof(float) * L.M * ldy);
+                    float *y = malloc(sizeof(float) * L.M * ldy), *wd = malloc(sizeof(float) * L.N * L.K);
+                    fill(x, (size_t)L.M * L.K, 1), fill(w, (size_t)L.N * L.K, 1 / sqrtf((float)L.K));
+                    fill(b, L.N, 0.5f), fill(y0, (size_t)L.M * ldy, 1);
+                    void *wm, *bm;
+                    clip_tensor wt = make_tensor(w, L.N, L.K, (clip_dtype)dt, &wm);
+                    clip_tensor bt = make_tensor(b, 1, L.N, CLIP_F32, &bm);
+                    clip_tensor_read_f32(&wt, 0, (int64_t)L.N * L.K, wd);
+                    memcpy(y, y0, sizeof(float) * L.M * ldy);
+                    iris_pool *pool = NULL;
+                    if (threads > 1) CHECK_OK(iris_pool_create(threads, &pool));
+                    clip_kctx k;
+                    CHECK_OK(clip_kctx_init(&k, pool, CLIP_ISA_AVX512, clip_amx_work_floats(L.K)));
+                    k.bf16 = 1;
+                    k.bf16_x_elems = (size_t)(L.M + 31) / 32 * 32 * ((L.K + 31) / 32 * 32);
+                    k.bf16_x = malloc(k.bf16_x_elems * 2);
+                    clip_linear lin = {x, L.K, &wt, epi == CLIP_EPI_ADD ? NULL : &bt, y, ldy,
+                                       L.M, L.N, L.K, (clip_epilogue)epi};
+                    clip_linear_run(&k, &lin, 1);
+                    for (int m = 0; m < L.M; m++)
+                        for (int n = 0; n < ldy; n++) {
+                            if (n >= L.N) {
+                                CHECK(y[m * ldy + n] == y0[m * ldy + n]);
+                                continue;
+                            }
+                            double r = epi == CLIP_EPI_ADD ? y0[m * ldy + n] : b[n], mag = fabs(r);
+                            for (int kk = 0; kk < L.K; kk++) {
+                                double p = (double)clip_bf16_to_f32(to_bf16(x[m * L.K + kk])) *
+                                           clip_bf16_to_f32(to_bf16(wd[(size_t)n * L.K + kk]));
+                                r += p, mag += fabs(p);
+                            }
+                            if (epi == CLIP_EPI_QUICK_GELU) r = r / (1.0 + exp(-1.702 * r));
+                            if (epi == CLIP_EPI_GELU) r = 0.5 * r * (1.0 + erf(r / sqrt(2.0)));
+                            double err = fabs(y[m * ldy + n] - r) / (1 + mag);
+                            worst = err > worst ? err : worst;
+                            CHECK_MSG(err <= 1e-6, "dtype %d epi %d M%d N%d K%d x%d at (%d,%d): "
+                                      "%g vs %g", dt, epi, L.M, L.N, L.K, threads, m, n,
+                                      y[m * ldy + n], r);
+                        }
+                    free(k.bf16_x);
+                    clip_kctx_free(&k);
+                    iris_pool_free(pool);
+                    free(wm), free(bm), free(x), free(w), free(b), free(y0), free(y), free(wd);
+                }
+    printf("# amx bf16: worst |error| / (1 + sum |products|) = %.3g\n", worst);
+}
+
 /* ------------------------------------------------------------ row kernels */
 
 static void test_activations_against_reference(void)
@@ -521,6 +587,7 @@ int main(void)
     RUN(test_linear_all_dtypes_and_epilogues);
     RUN(test_linear_threads_bitwise_identical);
     RUN(test_panels_match_gemm_bitwise);
+    RUN(test_amx_bf16_against_reference);
     RUN(test_activations_against_reference);
     RUN(test_softmax_against_reference);
     RUN(test_layernorm_against_reference);

@@ -1,11 +1,12 @@
 /*
  * test_search_db.c - the iris_db handle: opening and creating indexes,
  * missing and corrupt files, which model an index uses (explicit, recorded,
- * $IRIS_MODEL, config file), the model-mismatch refusal, statistics and
- * the --type parser.
+ * $IRIS_MODEL, config file), the compute setting ($IRIS_COMPUTE, [model]
+ * compute), the model-mismatch refusal, statistics and the --type parser.
  */
 #include "test.h"
 
+#include "clip/model.h"
 #include "iris.h"
 #include "model_fixtures.h"
 #include "search/db.h"
@@ -215,6 +216,48 @@ static void test_default_model_for_a_fresh_index(void)
     iris_db_close(db);
 }
 
+/* bf16 compute is asked for by $IRIS_COMPUTE or the config's [model]
+ * compute; anything but f32/bf16 is refused naming where it came from. */
+static void test_compute_setting(void)
+{
+    fresh();
+    const char *envs[] = {"bf16", "f32", NULL};
+    for (int i = 0; i < 3; i++) {
+        if (envs[i]) setenv("IRIS_COMPUTE", envs[i], 1);
+        else unsetenv("IRIS_COMPUTE");
+        iris_db *db = open_db(tpath("c.db"), TINY_HF, 0);
+        const iris_model *m;
+        CHECK_OK(iris_db_model(db, &m));
+        CHECK_EQ_INT(m->bf16, i == 0);
+        iris_db_close(db);
+    }
+    const char *bf16 = "[model]\ncompute = \"bf16\"\n", *int4 = "[model]\ncompute = \"int4\"\n";
+    fx_write(dir, "config.toml", bf16, strlen(bf16));
+    setenv("IRIS_CONFIG", tpath("config.toml"), 1);
+    iris_db *db = open_db(tpath("c.db"), TINY_HF, 0);
+    const iris_model *m;
+    CHECK_OK(iris_db_model(db, &m));
+    CHECK_EQ_INT(m->bf16, 1);
+    iris_db_close(db);
+
+    fx_write(dir, "config.toml", int4, strlen(int4));
+    iris_db_opts o = {.model = TINY_HF};
+    db = NULL;
+    CHECK_FAILS(iris_db_open(tpath("c.db"), &o, &db), IRIS_EARG,
+                "config.toml: compute \"int4\" is neither");
+    CHECK(db == NULL);
+    setenv("IRIS_COMPUTE", "fp8", 1);
+    CHECK_FAILS(iris_db_open(tpath("c.db"), &o, &db), IRIS_EARG, "IRIS_COMPUTE: compute \"fp8\"");
+    CHECK(db == NULL);
+    unsetenv("IRIS_COMPUTE");
+    /* an unreadable config leaves f32 without failing an explicit model */
+    fx_write(dir, "config.toml", "[model\n", 7);
+    db = open_db(tpath("c.db"), TINY_HF, 0);
+    CHECK_OK(iris_db_model(db, &m));
+    CHECK_EQ_INT(m->bf16, 0);
+    iris_db_close(db);
+}
+
 static void test_stats_count_items_by_modality(void)
 {
     fresh();
@@ -282,6 +325,7 @@ int main(void)
     RUN(test_model_recorded_then_mismatch_refused);
     RUN(test_recorded_model_changed_on_disk);
     RUN(test_default_model_for_a_fresh_index);
+    RUN(test_compute_setting);
     RUN(test_stats_count_items_by_modality);
     RUN(test_modality_names_and_masks);
     if (dir[0]) fx_rmtree(dir);
