@@ -82,7 +82,7 @@ int main(int argc, char **argv)
             strcat(text, w);
             strcat(text, " ");
         }
-        for (int k = 0; k < DIM; k++) vec[k] = (float)rand() / RAND_MAX - 0.5f;
+        for (int k = 0; k < DIM; k++) vec[k] = (float)((double)rand() / RAND_MAX) - 0.5f;
         store_item it = {STORE_TEXT_CHUNK, 0, 0, 0, {0}, 0, (int64_t)strlen(text), text};
         if (store_item_add(st, r.content.id, &it, mid, vec, DIM, NULL)) return fail("add");
         if (store_content_done(st, r.content.id)) return fail("done");
