@@ -2,6 +2,7 @@
 """Drives build/bench/ann_bench: iris vs hnswlib vs FAISS, same data, same threads.
 
     bench/ann_bench.py run --n 100000 --kind clustered [--libs iris,hnswlib,faiss-hnsw]
+        [--faiss-python /tmp/annbench-venv/bin/python]   # FAISS from PyPI, not Debian
     bench/ann_bench.py report            # tables (markdown) + latency-vs-recall PNG
 
 Each `run` appends JSON lines to bench/out/results.jsonl (one process per
@@ -57,6 +58,14 @@ def sh(args, tag, limit_mb=0):
                 print("  ", line, flush=True)
 
 
+def tool(a, lib, cmd):
+    """The command line that runs lib: ann_bench, or ann_bench_faiss.py under --faiss-python
+    for FAISS (the PyPI build; ann_bench links Debian's)."""
+    if a.faiss_python and "faiss" in lib:
+        return [a.faiss_python, os.path.join(ROOT, "bench", "ann_bench_faiss.py"), cmd]
+    return [BIN, cmd]
+
+
 def run(a):
     os.makedirs(OUT, exist_ok=True)
     d = os.path.join(OUT, f"{a.kind}-{a.n}")
@@ -67,12 +76,12 @@ def run(a):
             "--dir", d, "--threads", str(a.threads)], tag)
     for lib in a.libs.split(","):
         if lib.startswith("scan:"):
-            sh([BIN, "scan", "--lib", lib[5:], "--dir", d, "--threads", str(a.threads)], tag)
+            sh(tool(a, lib, "scan") + ["--lib", lib[5:], "--dir", d, "--threads", str(a.threads)], tag)
             continue
         idx = os.path.join(d, f"{lib}.idx")
-        sh([BIN, "build", "--lib", lib, "--dir", d, "--threads", str(a.threads), "--M", str(a.M),
-            "--efc", str(a.efc), "--index", idx], tag)
-        sh([BIN, "query", "--lib", lib, "--dir", d, "--index", idx, "--efs", EFS[lib]], tag)
+        sh(tool(a, lib, "build") + ["--lib", lib, "--dir", d, "--threads", str(a.threads), "--M",
+                                    str(a.M), "--efc", str(a.efc), "--index", idx], tag)
+        sh(tool(a, lib, "query") + ["--lib", lib, "--dir", d, "--index", idx, "--efs", EFS[lib]], tag)
         if not a.keep:
             os.remove(idx)
 
@@ -208,6 +217,8 @@ def main():
     ap.add_argument("--libs", default="iris,hnswlib,faiss-hnsw,faiss-hnsw-sq8,"
                                       "scan:iris-int8,scan:iris-f32,scan:iris-bin,scan:faiss-sq8,scan:faiss-flat")
     ap.add_argument("--keep", action="store_true", help="keep the index files")
+    ap.add_argument("--faiss-python", help="run FAISS from PyPI with this interpreter "
+                                           "(bench/ann_bench_faiss.py) instead of Debian's")
     a = ap.parse_args()
     {"run": run, "report": report, "memcap": memcap}[a.cmd](a)
 
