@@ -24,7 +24,8 @@ Training choices (see models/tiny-clip/README.md for the numbers):
     exponential moving average of the trained ones (Ema), so the result after N steps does not
     depend on a planned total and any checkpoint is reproduced by --steps N. No weight decay
     on embeddings, norms, biases and logit_scale. One torch thread by default and all seeds
-    fixed: the committed weights are reproduced bit for bit.
+    fixed, so a rerun should give the committed weights (the committed run was not repeated to
+    compare bits: evaluations in between draw no random numbers and restore the weights exactly).
 
 After saving, the folder is reloaded the way a transformers user would load it (CLIPModel,
 CLIPImageProcessor, CLIPTokenizer) and scored on the held-out suite of tools/shapes.py.
@@ -388,7 +389,7 @@ def main():
     ap.add_argument("--aux", type=float, default=1.0, help="weight of the attribute read-out loss")
     ap.add_argument("--bank", type=int, default=192, help="canonical captions scored per step")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 reproduces the "
-                    "committed weights bit for bit; more threads reorder float sums)")
+                    "committed run; more threads reorder float sums)")
     ap.add_argument("--eval-every", type=int, default=0, help="score the held-out suite every N steps")
     ap.add_argument("--checkpoints", metavar="DIR", help="with --eval-every: also save the averaged "
                     "weights at each evaluation as DIR/step-N (an HF folder, same as --steps N)")
