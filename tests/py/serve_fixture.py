@@ -148,3 +148,12 @@ def multipart(fields, boundary="irisboundary7MA4YWxk"):
         out.append(b"\r\n")
     out.append(f"--{boundary}--\r\n".encode())
     return b"".join(out), f"multipart/form-data; boundary={boundary}"
+
+
+def indexed_corpus(tmp_path_factory, name):
+    """make_corpus's files under a fresh temporary folder, indexed with build_index."""
+    root = tmp_path_factory.mktemp(name)
+    files = make_corpus(str(root / "data"))
+    db = str(root / "idx" / "index.db")
+    build_index(db, files)
+    return {"root": root, "files": files, "db": db}

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_fixture import Server, build_index, make_corpus, multipart  # noqa: E402
+from serve_fixture import Server, build_index, indexed_corpus, multipart  # noqa: E402
 
 BOMB = os.path.join(os.path.dirname(__file__), "..", "fixtures", "images", "hostile_bomb.png")
 HIT_KEYS = {"rank", "item_id", "modality", "path", "name", "page", "bbox", "thumbnail", "file",
@@ -27,11 +27,7 @@ HIT_KEYS = {"rank", "item_id", "modality", "path", "name", "page", "bbox", "thum
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("serve")
-    files = make_corpus(str(root / "data"))
-    db = str(root / "idx" / "index.db")
-    build_index(db, files)
-    return {"root": root, "files": files, "db": db}
+    return indexed_corpus(tmp_path_factory, "serve")
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_fixture import IRIS, ROOT, Server, build_index, make_corpus, multipart  # noqa: E402
+from serve_fixture import IRIS, ROOT, Server, indexed_corpus, multipart  # noqa: E402
 
 SPEC_PATH = os.path.join(ROOT, "docs", "openapi.json")
 METHODS = {"get", "post", "put", "delete", "patch", "head", "options"}
@@ -32,11 +32,7 @@ def spec():
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("oas")
-    files = make_corpus(str(root / "data"))
-    db = str(root / "idx" / "index.db")
-    build_index(db, files)
-    return {"files": files, "db": db}
+    return indexed_corpus(tmp_path_factory, "oas")
 
 
 @pytest.fixture(scope="module")

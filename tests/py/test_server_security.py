@@ -18,18 +18,14 @@ import pytest
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_fixture import IRIS, Server, build_index, make_corpus, multipart  # noqa: E402
+from serve_fixture import IRIS, Server, build_index, indexed_corpus, make_corpus, multipart  # noqa: E402
 
 KEY = "k3y-for-tests_0123456789"
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sec")
-    files = make_corpus(str(root / "data"))
-    db = str(root / "idx" / "index.db")
-    build_index(db, files)
-    return {"root": root, "files": files, "db": db}
+    return indexed_corpus(tmp_path_factory, "sec")
 
 
 @pytest.fixture(scope="module")

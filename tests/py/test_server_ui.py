@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import llm_client  # noqa: E402
-from serve_fixture import ROOT, Server, build_index, make_corpus  # noqa: E402
+from serve_fixture import ROOT, Server, indexed_corpus  # noqa: E402
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
@@ -31,11 +31,7 @@ CARDS = ".card:not(.skeleton)"
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ui")
-    files = make_corpus(str(root / "data"))
-    db = str(root / "idx" / "index.db")
-    build_index(db, files)
-    return {"files": files, "db": db}
+    return indexed_corpus(tmp_path_factory, "ui")
 
 
 @pytest.fixture(scope="module")
