@@ -19,10 +19,6 @@ DEMO=build/demo
 DB=$DEMO/index.db
 
 $IRIS version
-if [ ! -f "$MODEL/config.json" ]; then
-    echo "demo: $MODEL has no trained weights; skipping the index and search demo" >&2
-    exit 0
-fi
 
 if [ ! -d "$DEMO/data" ]; then
     echo "== generating demo data in $DEMO/data"

@@ -11,8 +11,6 @@ construction) are indexed with `iris index`; then:
 * POST /api/search/image with a picture's bytes: the upload is not excluded, so it comes back
   first with cosine 1; each of the 12 queries has a twin (another render of its scene), and the
   next result shows the query's scene for at least 75% of them (the CLI's floor, same engine).
-
-Skips until the trained weights (models/tiny-clip/config.json) land.
 """
 import os
 import sys
@@ -32,8 +30,6 @@ N_TWINS = 12
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    if not os.path.exists(os.path.join(MODEL, "config.json")):
-        pytest.skip("models/tiny-clip has no trained weights yet")
     base = tmp_path_factory.mktemp("semantic")
     scenes = {}  # the answers, kept out of the index
     for i, sample in enumerate(shapes.gen_dataset(N_IMAGES, 53, 128)):
