@@ -179,14 +179,12 @@ int main(int argc, char **argv)
     int n = argc > 2 ? atoi(argv[2]) : 10000, nq = argc > 3 ? atoi(argv[3]) : 30;
     const char *photos = argc > 4 ? argv[4] : "../shared/data/images/mate-nature";
     const char *dir = argc > 5 ? argv[5] : "/tmp/iris_ask_bench";
-    char path[512], cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s' && : > '%s/config.toml'", dir, dir, dir);
+    char path[512], conf[600], cmd[1300];
+    if (synth_start(dir, path, sizeof path)) return 1;
+    snprintf(conf, sizeof conf, "%s/config.toml", dir); /* empty: no language model */
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && : > '%s'", dir, conf);
     if (system(cmd) != 0) return 1;
-    snprintf(path, sizeof path, "%s/config.toml", dir);
-    setenv("IRIS_CONFIG", path, 1);
-    snprintf(path, sizeof path, "%s/index.db", dir);
-    zipf_init();
-    srand(42);
+    setenv("IRIS_CONFIG", conf, 1);
     iris_db *db;
     iris_db_opts o = {.model = argv[1]};
     if (iris_db_open(path, &o, &db)) return fail("open");

@@ -55,12 +55,8 @@ int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 10000;
     const char *dir = argc > 2 ? argv[2] : "/tmp/iris_bench_store";
-    char path[512], cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) return 1;
-    snprintf(path, sizeof path, "%s/index.db", dir);
-    zipf_init();
-    srand(42);
+    char path[512];
+    if (synth_start(dir, path, sizeof path)) return 1;
     store *st;
     if (store_open(path, NULL, &st)) return fail("open");
     int64_t mid;

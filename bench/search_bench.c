@@ -125,12 +125,8 @@ int main(int argc, char **argv)
     }
     int n = argc > 2 ? atoi(argv[2]) : 10000, nq = argc > 3 ? atoi(argv[3]) : 50;
     const char *dir = argc > 4 ? argv[4] : "/tmp/iris_search_bench";
-    char path[512], cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) return 1;
-    snprintf(path, sizeof path, "%s/index.db", dir);
-    zipf_init();
-    srand(42);
+    char path[512];
+    if (synth_start(dir, path, sizeof path)) return 1;
     iris_db *db;
     iris_db_opts o = {.model = argv[1]};
     if (iris_db_open(path, &o, &db)) return fail("open");

@@ -34,4 +34,17 @@ static int zipf_word(void)
 /* The spelling of word rank w (at most 8 bytes + NUL). */
 static void word(int w, char *out) { sprintf(out, "w%x%c", w * 2654435761u % 0xfffff, 'a' + w % 26); }
 
+/* Starts a run: removes dir, writes dir/index.db to path, seeds the word
+ * stream (rand() from 42). 0, or -1 when dir could not be removed. */
+static int synth_start(const char *dir, char *path, size_t size)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) return -1;
+    snprintf(path, size, "%s/index.db", dir);
+    zipf_init();
+    srand(42);
+    return 0;
+}
+
 #endif
