@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define ADD_BATCH 1024
 #define COMPACT_FRACTION 5 /* compact when deleted > live / 5 */
@@ -33,6 +34,10 @@ struct vcache {
     store_litem *mirror;  /* [n] what the index was synced with, by id */
     unsigned char *has_vec; /* [n] the index holds a vector for it */
     int n;
+    /* The saved file as this view last knew it (mapped, written, or found
+     * stale): when another process replaces it, the view tries it. */
+    struct stat seen;
+    int seen_valid;
 };
 
 int vcache_create(const char *ann_path, vcache **out)
@@ -76,6 +81,21 @@ static uint64_t fingerprint(const char *model_key, int64_t generation)
     for (const char *p = model_key; *p; p++) h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
     for (int k = 0; k < 8; k++) h = (h ^ (uint64_t)((generation >> (8 * k)) & 0xff)) * 0x100000001b3ull;
     return h;
+}
+
+/* Whether two stats name the same file contents: a save writes a new file
+ * and renames it over the old one, so the inode changes with every save. */
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Records the saved file's identity as of now (before it is opened, so a
+ * replacement that lands in between is tried again next time). */
+static void note_file(vcache *vc)
+{
+    vc->seen_valid = vc->ann_path && stat(vc->ann_path, &vc->seen) == 0;
 }
 
 static int find(const store_litem *m, int n, int64_t id)
@@ -210,27 +230,44 @@ static int full_build(vcache *vc, store *st, adder *a)
     return rc;
 }
 
-/* The saved index, if it describes the store as it is now. */
-static int load_saved(vcache *vc, store *st, const store_model *rec)
+/* The saved file, if it describes the store at generation gen for model
+ * rec: it becomes the view (mapped, so nothing is rebuilt), replacing the
+ * current one only once it has opened and checked. Returns 1 if adopted. */
+static int adopt_saved(vcache *vc, store *st, const store_model *rec, int64_t gen)
 {
     /* The search beam is a run-time knob: the config's, not the file's. */
     iris_ann_config cfg;
-    if (!vc->ann_path || ann_config(vc->dim, &cfg)) return 0; /* the build reports it */
-    iris_ann_open_opts o = {.dim = vc->dim, .check_fingerprint = 1, .ef_search = cfg.ef_search,
-                            .fingerprint = fingerprint(rec->key, vc->generation)};
+    if (!vc->ann_path || ann_config(rec->dim, &cfg)) return 0; /* the build reports it */
+    note_file(vc);
+    iris_ann_open_opts o = {.dim = rec->dim, .check_fingerprint = 1, .ef_search = cfg.ef_search,
+                            .fingerprint = fingerprint(rec->key, gen)};
     int why;
-    if (iris_ann_open(vc->ann_path, &o, &vc->ann, &why) != IRIS_OK) return 0;
+    iris_ann *ann;
+    if (iris_ann_open(vc->ann_path, &o, &ann, &why) != IRIS_OK) return 0;
     store_litem *items = NULL;
     int n = 0;
-    if (store_items_list(st, &items, &n) || set_mirror(vc, items, n)) {
-        drop(vc);
+    unsigned char *has = NULL;
+    int ok = store_items_list(st, &items, &n) == IRIS_OK && (has = calloc((size_t)(n ? n : 1), 1));
+    for (int i = 0; ok && i < n; i++) {
+        iris_ann_attr attr;
+        ok = items[i].content_id <= UINT32_MAX;
+        has[i] = ok && iris_ann_get(ann, (uint64_t)items[i].id, NULL, &attr) == IRIS_OK &&
+                 attr.tag == (uint32_t)items[i].content_id;
+    }
+    if (!ok) {
+        iris_ann_free(ann);
+        free(items);
+        free(has);
         return 0;
     }
-    for (int i = 0; i < n; i++) {
-        iris_ann_attr attr;
-        vc->has_vec[i] = iris_ann_get(vc->ann, (uint64_t)items[i].id, NULL, &attr) == IRIS_OK &&
-                         attr.tag == (uint32_t)items[i].content_id;
-    }
+    drop(vc);
+    vc->ann = ann;
+    vc->mirror = items;
+    vc->has_vec = has;
+    vc->n = n;
+    vc->model_row = rec->id;
+    vc->dim = rec->dim;
+    vc->generation = gen;
     return 1;
 }
 
@@ -301,7 +338,7 @@ static int sync_locked(vcache *vc, store *st, const store_model *rec, int64_t ge
     vc->model_row = rec->id;
     vc->dim = rec->dim;
     vc->generation = gen;
-    if (fresh && !rebuild && load_saved(vc, st, rec)) return IRIS_OK;
+    if (fresh && !rebuild && adopt_saved(vc, st, rec, gen)) return IRIS_OK;
     adder a = {.vc = vc, .vecs = malloc((size_t)ADD_BATCH * (size_t)vc->dim * sizeof(float))};
     int rc = a.vecs ? IRIS_OK : iris_fail(IRIS_ENOMEM, "no memory");
     if (!rc) rc = fresh ? full_build(vc, st, &a) : incremental(vc, st, &a);
@@ -330,6 +367,7 @@ static int save_locked(vcache *vc, const store_model *rec)
     iris_ann_set_fingerprint(vc->ann, fingerprint(rec->key, vc->generation));
     rc = iris_ann_save(vc->ann, vc->ann_path);
     if (!rc) vc->dirty = 0;
+    if (!rc) note_file(vc); /* our own file: nothing to adopt */
     return rc;
 }
 
@@ -339,7 +377,18 @@ int vcache_sync(vcache *vc, store *st, const store_model *rec, int rebuild, int 
     int rc = store_generation(st, &gen);
     if (rc) return rc;
     pthread_rwlock_wrlock(&vc->rw);
-    int stale = rebuild || !vc->ann || vc->generation != gen || vc->model_row != rec->id;
+    /* Another process replaced the saved file (an `iris index` run ends by
+     * writing it, compacted once deletes pile up): a file that describes
+     * the store as it is now takes the place of this view, so a long-lived
+     * process (iris serve) does not keep other processes' deletes as
+     * tombstones, or their additions in its heap, until it restarts. One
+     * stat per query; the file is opened only when it changed. */
+    int adopted = 0;
+    struct stat now;
+    if (!rebuild && vc->ann && vc->ann_path && vc->model_row == rec->id &&
+        stat(vc->ann_path, &now) == 0 && !(vc->seen_valid && same_file(&now, &vc->seen)))
+        adopted = adopt_saved(vc, st, rec, gen);
+    int stale = !adopted && (rebuild || !vc->ann || vc->generation != gen || vc->model_row != rec->id);
     int was_built = vc->ann != NULL;
     if (stale) rc = sync_locked(vc, st, rec, gen, rebuild);
     /* A full build is saved so the next process maps it instead; a view
@@ -430,4 +479,13 @@ int vcache_count(vcache *vc, int *graph)
     pthread_rwlock_unlock(&vc->rw);
     if (graph) *graph = s.graph;
     return (int)s.live;
+}
+
+int vcache_deleted(vcache *vc)
+{
+    iris_ann_stats s = {0};
+    pthread_rwlock_rdlock(&vc->rw);
+    if (vc->ann) iris_ann_stats_get(vc->ann, &s);
+    pthread_rwlock_unlock(&vc->rw);
+    return (int)s.deleted;
 }

@@ -22,7 +22,11 @@
  * (`iris index` ends with it through iris_db_ann_sync). A process that
  * cannot write next to the store keeps its view in memory. Deletes are
  * tombstones in the index; a save compacts it first when they outnumber
- * a fifth of the live items.
+ * a fifth of the live items. A long-lived process (iris serve) checks the
+ * file's identity before each query (one stat): when another process has
+ * replaced it with one that describes the store as it is now, that file
+ * becomes the view, so the writer's compaction reaches the server without
+ * a restart.
  *
  * Filters (modality set, path-matched contents, excluded contents and
  * item) are passed into the index search, which plans for them (an exact
@@ -74,5 +78,8 @@ int vcache_search(vcache *vc, const float *query, int dim, const vfilter *f, int
 
 /* Vectors in the view, and whether the graph (HNSW) is built. */
 int vcache_count(vcache *vc, int *graph);
+
+/* Deleted items the view still holds as tombstones. */
+int vcache_deleted(vcache *vc);
 
 #endif

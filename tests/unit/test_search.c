@@ -939,6 +939,61 @@ static void test_deletes_are_compacted_when_they_pile_up(void)
     iris_db_close(db);
 }
 
+/* A long-lived reader (iris serve) sees another process's deletes as
+ * tombstones at first; once that process writes the compacted file, the
+ * reader's next query maps it instead: no tombstones kept until restart.
+ * A file that no longer describes the store is never adopted. */
+static void test_reader_adopts_the_writers_compacted_file(void)
+{
+    enum { N = GRAPH_N };
+    static float vecs[N][DIM];
+    int64_t ids[N];
+    iris_db *reader = graph_db("ad", vecs, ids);
+    char ann[160];
+    snprintf(ann, sizeof ann, "%s.ann", iris_db_path(reader));
+    iris_db *writer;
+    CHECK_OK(iris_db_open(iris_db_path(reader), NULL, &writer));
+    expect_exact(writer, vecs, ids, N, 10);
+
+    /* The writer commits deletes; the reader follows them as tombstones. */
+    remove_files(writer, "ad", 0, 100);
+    expect_exact(reader, vecs + 100, ids + 100, N - 100, 10);
+    CHECK_EQ_INT(vcache_deleted(reader->vc), 100);
+    CHECK_EQ_INT(vcache_count(reader->vc, NULL), N - 100);
+
+    /* The writer ends its run: 100 > 300 / 5, so it saves a compacted file. */
+    ino_t before = inode_of(ann);
+    CHECK_OK(iris_db_ann_sync(writer, 0));
+    CHECK(inode_of(ann) != before);
+    expect_exact(reader, vecs + 100, ids + 100, N - 100, 10);
+    CHECK_EQ_INT(vcache_deleted(reader->vc), 0); /* the writer's file, mapped */
+    int graph = 0;
+    CHECK_EQ_INT(vcache_count(reader->vc, &graph), N - 100);
+    CHECK(graph);
+
+    /* The writer saves again (tombstones under a fifth), then commits one
+     * more delete before the reader looks: that file describes an older
+     * store, so the reader keeps its own view and follows the store. */
+    remove_files(writer, "ad", 100, 120);
+    CHECK_OK(iris_db_ann_sync(writer, 0));
+    remove_files(writer, "ad", 120, 121);
+    expect_exact(reader, vecs + 121, ids + 121, N - 121, 10);
+    CHECK_EQ_INT(vcache_deleted(reader->vc), 21);
+    CHECK_EQ_INT(vcache_count(reader->vc, NULL), N - 121);
+
+    /* A damaged file in its place is never adopted either. */
+    CHECK_OK(iris_db_ann_sync(writer, 0));
+    FILE *f = fopen(ann, "r+b");
+    CHECK(f != NULL);
+    fseek(f, 0, SEEK_SET);
+    fputc('X', f);
+    fclose(f);
+    expect_exact(reader, vecs + 121, ids + 121, N - 121, 10);
+    CHECK_EQ_INT(vcache_count(reader->vc, NULL), N - 121);
+    iris_db_close(writer);
+    iris_db_close(reader);
+}
+
 /* SQLite hands the largest id out again after it was deleted: the index
  * must not keep the old item's vector under the reused id. */
 static void test_reused_item_ids_get_their_new_vector(void)
@@ -1393,6 +1448,7 @@ int main(void)
     RUN(test_vector_index_is_saved_and_reused);
     RUN(test_rebuild_reads_the_store_not_the_file);
     RUN(test_deletes_are_compacted_when_they_pile_up);
+    RUN(test_reader_adopts_the_writers_compacted_file);
     RUN(test_reused_item_ids_get_their_new_vector);
     RUN(test_hnsw_above_the_threshold);
     RUN(test_filters_inside_the_graph_search);
