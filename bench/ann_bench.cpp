@@ -11,7 +11,8 @@
 //   ann_bench bw    --mib M --threads T
 //       read bandwidth of 1..T threads streaming disjoint parts of one
 //       M MiB buffer: the ceiling of an exact scan (one pass per query)
-// L: iris, hnswlib, faiss-hnsw, faiss-hnsw-sq8 (build/query);
+// L: iris, iris-f16, hnswlib, faiss-hnsw, faiss-hnsw-sq8 (build/query);
+//    (iris queries take --rescore N: candidates rescored, 0 = the index's rule);
 //    iris-f32, iris-int8, iris-bin, faiss-flat, faiss-sq8 (scan).
 // Every command prints one JSON object per result line; bench/ann_bench.py
 // drives the runs, writes the tables and the plot.
@@ -224,10 +225,11 @@ static void cmd_build(const Args &a)
     int threads = a.i("threads", 2), M = a.i("M", 16), efc = a.i("efc", 200);
     auto t0 = Clock::now();
     double c0 = cpu_s();
-    if (lib == "iris") {
+    if (lib == "iris" || lib == "iris-f16") {
         iris_ann_config cfg;
         iris_ann_config_default(&cfg, d.dim);
         cfg.mode = IRIS_ANN_HNSW;
+        if (lib == "iris-f16") cfg.storage = IRIS_ANN_F16;
         cfg.M = M;
         cfg.ef_construction = efc;
         cfg.n_threads = threads;
@@ -284,9 +286,9 @@ struct Searcher {
 
 struct IrisSearcher : Searcher {
     iris_ann *ix = nullptr;
-    int ef = 0, method = IRIS_ANN_HNSW;
+    int ef = 0, method = IRIS_ANN_HNSW, rescore = 0;
     std::vector<iris_ann_hit> hits;
-    IrisSearcher(const std::string &p)
+    IrisSearcher(const std::string &p, int rescore_) : rescore(rescore_)
     {
         int why;
         iris_ann_open_opts o = {};
@@ -301,6 +303,7 @@ struct IrisSearcher : Searcher {
         iris_ann_search_opts o = {};
         o.method = method;
         o.ef = ef;
+        o.rescore = rescore;
         int n;
         if (iris_ann_search(ix, q, k, &o, hits.data(), &n)) die(iris_errmsg());
         for (int i = 0; i < k; i++) out[i] = i < n ? (uint32_t)hits[i].id : UINT32_MAX;
@@ -374,7 +377,8 @@ static void cmd_query(const Args &a)
     }
     auto t0 = Clock::now();
     Searcher *s;
-    if (lib == "iris") s = new IrisSearcher(path);
+    int rescore = a.i("rescore", 0);
+    if (lib.rfind("iris", 0) == 0) s = new IrisSearcher(path, rescore);
     else if (lib == "hnswlib") s = new HnswlibSearcher(path, d.dim);
     else s = new FaissSearcher(path);
     double load_s = since(t0);
@@ -398,10 +402,10 @@ static void cmd_query(const Args &a)
             cpu[q] = (cpu_s(true) - c) * 1e3;
             lat[q] = since(t) * 1e3;
         }
-        printf("{\"cmd\":\"query\",\"lib\":\"%s\",\"ef\":%d,\"k\":%d,\"recall\":%.4f,\"p50_ms\":%.3f,"
+        printf("{\"cmd\":\"query\",\"lib\":\"%s\",\"ef\":%d,\"rescore\":%d,\"k\":%d,\"recall\":%.4f,\"p50_ms\":%.3f,"
                "\"p99_ms\":%.3f,\"p50_cpu_ms\":%.3f,\"p99_cpu_ms\":%.3f,\"load_s\":%.3f,\"rss_mb\":%.0f,"
                "\"rss_anon_mb\":%.0f,\"rss_file_mb\":%.0f}\n",
-               lib.c_str(), ef, k, recall(d, res, k), pct(lat, 0.5), pct(lat, 0.99), pct(cpu, 0.5),
+               lib.c_str(), ef, rescore, k, recall(d, res, k), pct(lat, 0.5), pct(lat, 0.99), pct(cpu, 0.5),
                pct(cpu, 0.99), load_s,
                status_mb("VmRSS"), status_mb("RssAnon"), status_mb("RssFile"));
         fflush(stdout);

@@ -3,6 +3,9 @@
 
     bench/ann_bench.py run --n 100000 --kind clustered [--libs iris,hnswlib,faiss-hnsw]
         [--faiss-python /tmp/annbench-venv/bin/python]   # FAISS from PyPI, not Debian
+    bench/ann_bench.py run ... --libs iris --keep              # keep the index file, then
+    bench/ann_bench.py run ... --libs iris --reuse --rescore 64 --run-efs 256,512
+        # query the kept index again, rescoring 64 candidates instead of the default rule
     bench/ann_bench.py report            # tables (markdown) + latency-vs-recall PNG
 
 Each `run` appends JSON lines to bench/out/results.jsonl (one process per
@@ -20,7 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out")
 BIN = os.path.join(ROOT, "build", "bench", "ann_bench")
 RESULTS = os.path.join(OUT, "results.jsonl")
-EFS = {"iris": "16,32,64,128,256,512", "hnswlib": "16,32,64,128,256,512",
+EFS = {"iris": "16,32,64,128,256,512", "iris-f16": "16,32,64,128,256,512", "hnswlib": "16,32,64,128,256,512",
        "faiss-hnsw": "16,32,64,128,256,512", "faiss-hnsw-sq8": "16,32,64,128,256,512"}
 
 
@@ -79,10 +82,13 @@ def run(a):
             sh(tool(a, lib, "scan") + ["--lib", lib[5:], "--dir", d, "--threads", str(a.threads)], tag)
             continue
         idx = os.path.join(d, f"{lib}.idx")
-        sh(tool(a, lib, "build") + ["--lib", lib, "--dir", d, "--threads", str(a.threads), "--M",
-                                    str(a.M), "--efc", str(a.efc), "--index", idx], tag)
-        sh(tool(a, lib, "query") + ["--lib", lib, "--dir", d, "--index", idx, "--efs", EFS[lib]], tag)
-        if not a.keep:
+        if not (a.reuse and os.path.exists(idx)):
+            sh(tool(a, lib, "build") + ["--lib", lib, "--dir", d, "--threads", str(a.threads), "--M",
+                                        str(a.M), "--efc", str(a.efc), "--index", idx], tag)
+        extra = ["--rescore", str(a.rescore)] if a.rescore and lib.startswith("iris") else []
+        sh(tool(a, lib, "query") + ["--lib", lib, "--dir", d, "--index", idx,
+                                    "--efs", a.run_efs or EFS[lib]] + extra, tag)
+        if not (a.keep or a.reuse):
             os.remove(idx)
 
 
@@ -115,7 +121,7 @@ def latest_run(rs, lib):
             continue
         if r["cmd"] == "build":
             build, queries = r, []
-        elif r["cmd"] == "query":
+        elif r["cmd"] == "query" and not r.get("rescore"):  # the default rescoring rule only
             queries.append(r)
     return build, queries
 
@@ -135,7 +141,7 @@ def report(a):
         lines.append("| library | build s (CPU s) | build peak RSS MB | file MB | ef | recall@10 | "
                      "p50 ms (CPU) | p99 ms (CPU) | query RSS MB (anon + file) |")
         lines.append("|---|---|---|---|---|---|---|---|---|")
-        for lib in ["iris", "hnswlib", "faiss-hnsw", "faiss-hnsw-sq8"]:
+        for lib in ["iris", "iris-f16", "hnswlib", "faiss-hnsw", "faiss-hnsw-sq8"]:
             b, q = latest_run(rs, lib)
             if not b or not q:
                 continue
@@ -184,7 +190,7 @@ def plot(recs, datas):
     for ax in axes.flat[len(datas):]:
         ax.axis("off")
     for ax, data in zip(axes.flat, datas):
-        for lib, style in [("iris", "o-"), ("hnswlib", "s--"), ("faiss-hnsw", "^:"),
+        for lib, style in [("iris", "o-"), ("iris-f16", "o-."), ("hnswlib", "s--"), ("faiss-hnsw", "^:"),
                            ("faiss-hnsw-sq8", "v:")]:
             _, q = latest_run([r for r in recs if r["data"] == data and "memcap_mb" not in r], lib)
             q = sorted(q, key=lambda r: r["ef"])
@@ -217,6 +223,12 @@ def main():
     ap.add_argument("--libs", default="iris,hnswlib,faiss-hnsw,faiss-hnsw-sq8,"
                                       "scan:iris-int8,scan:iris-f32,scan:iris-bin,scan:faiss-sq8,scan:faiss-flat")
     ap.add_argument("--keep", action="store_true", help="keep the index files")
+    ap.add_argument("--reuse", action="store_true", help="query a kept index file instead of "
+                                                         "building it again (and keep it)")
+    ap.add_argument("--rescore", type=int, default=0, help="iris: candidates rescored in full "
+                                                           "precision (0 = the index's rule)")
+    ap.add_argument("--run-efs", dest="run_efs", help="ef values for `run` queries "
+                                                      "(default: 16,32,...,512)")
     ap.add_argument("--faiss-python", help="run FAISS from PyPI with this interpreter "
                                            "(bench/ann_bench_faiss.py) instead of Debian's")
     a = ap.parse_args()
