@@ -348,7 +348,11 @@ static void plan_make(iris_ann *a, const ann_core *c, const iris_ann_search_opts
     p->ef = o && o->ef > 0 ? o->ef : ann_knob(&a->cfg.ef_search);
     if (p->ef < k) p->ef = k;
     p->rescore = o && o->rescore > 0 ? o->rescore : ann_knob(&a->cfg.rescore);
-    if (p->rescore <= 0) p->rescore = p->ef > 4 * k ? p->ef : 4 * k;
+    /* Auto: the best 4k by the first stage. int8 codes order candidates almost
+     * exactly (BENCHMARKS.md: at 1M the true top 10 were within int8's top 16
+     * on clustered data, top 20 on random), so rescoring the whole beam bought
+     * no recall and cost up to a fifth of the query time at ef 512. */
+    if (p->rescore <= 0) p->rescore = 4 * k;
     p->n_threads = ann_threads(ann_knob(&a->cfg.n_threads));
     p->est = filt_estimate(fl, c, p->rows);
     int m = o ? o->method : IRIS_ANN_AUTO;

@@ -80,16 +80,14 @@ static void free_refs(refs *r)
 
 /* Mean recall@k of a search against the reference; a result list longer or
  * shorter than the reference's is a failure (-2), not low recall. */
-static double recall_r(iris_ann *a, const set *q, const refs *r, int method, int ef,
-                       const iris_ann_filter *f)
+static double recall_o(iris_ann *a, const set *q, const refs *r, const iris_ann_search_opts *o)
 {
     iris_ann_hit hits[100];
     size_t hit = 0, total = 0;
-    iris_ann_search_opts o = {.method = method, .ef = ef, .filter = f};
     for (int i = 0; i < q->n; i++) {
         int n = 0;
         const uint32_t *ref = r->rows + (size_t)i * r->k;
-        if (iris_ann_search(a, q->v + (size_t)i * q->dim, r->k, &o, hits, &n)) return -1;
+        if (iris_ann_search(a, q->v + (size_t)i * q->dim, r->k, o, hits, &n)) return -1;
         if (n != r->m[i]) return -2;
         for (int j = 0; j < n; j++)
             for (int l = 0; l < n; l++)
@@ -100,6 +98,13 @@ static double recall_r(iris_ann *a, const set *q, const refs *r, int method, int
         total += (size_t)n;
     }
     return total ? (double)hit / (double)total : 1.0;
+}
+
+static double recall_r(iris_ann *a, const set *q, const refs *r, int method, int ef,
+                       const iris_ann_filter *f)
+{
+    iris_ann_search_opts o = {.method = method, .ef = ef, .filter = f};
+    return recall_o(a, q, r, &o);
 }
 
 static double recall(iris_ann *a, const set *s, const set *q, int k, int method, int ef,
@@ -169,16 +174,19 @@ static void test_batch_equals_single(void)
 }
 
 /* Recall of each method on the benchmark's test-scale set (clusters = 0:
- * random); out[] = HNSW at ef, int8 scan, binary scan, exact scan. */
-static void recall_all(int clusters, int ef, double out[4])
+ * random); out[] = HNSW at ef, int8 scan, binary scan, exact scan, and HNSW
+ * at ef rescoring the whole beam instead of the automatic best 4k. */
+static void recall_all(int clusters, int ef, double out[5])
 {
     set s = make_set(5000, 512, clusters, 1), q = make_set(100, 512, clusters, 2);
     iris_ann *a = make_index(&s, IRIS_ANN_HNSW, IRIS_ANN_F32);
     refs r = make_refs(&s, &q, 10, NULL);
     int methods[4] = {IRIS_ANN_HNSW, IRIS_ANN_EXACT_INT8, IRIS_ANN_EXACT_BINARY, IRIS_ANN_EXACT};
     for (int m = 0; m < 4; m++) out[m] = a ? recall_r(a, &q, &r, methods[m], ef, NULL) : -1;
-    printf("# %s 5000x512: hnsw(ef=%d) %.4f int8 %.4f binary %.4f exact %.4f\n",
-           clusters ? "clustered" : "random", ef, out[0], out[1], out[2], out[3]);
+    iris_ann_search_opts beam = {.method = IRIS_ANN_HNSW, .ef = ef, .rescore = ef};
+    out[4] = a ? recall_o(a, &q, &r, &beam) : -1;
+    printf("# %s 5000x512: hnsw(ef=%d) %.4f int8 %.4f binary %.4f exact %.4f whole-beam %.4f\n",
+           clusters ? "clustered" : "random", ef, out[0], out[1], out[2], out[3], out[4]);
     free_refs(&r);
     iris_ann_free(a);
     free_set(&s);
@@ -187,20 +195,26 @@ static void recall_all(int clusters, int ef, double out[4])
 
 static void test_recall_clustered(void)
 {
-    double r[4];
+    double r[5];
     recall_all(1000, 64, r);
     CHECK(r[3] >= 0.999);
     CHECK(r[0] >= ANN_TEST_RECALL_HNSW_CLUSTERED);
+    /* Rescoring only the best 4k of the beam loses nothing (int8 order is
+     * nearly exact; BENCHMARKS.md found the same at 1M). */
+    CHECK(r[4] >= 0 && r[0] >= r[4]);
     CHECK(r[1] >= ANN_TEST_RECALL_INT8_CLUSTERED);
     CHECK(r[2] >= ANN_TEST_RECALL_BIN_CLUSTERED);
 }
 
 static void test_recall_random(void)
 {
-    double r[4];
+    double r[5];
     recall_all(0, 256, r);
     CHECK(r[3] >= 0.999);
     CHECK(r[0] >= ANN_TEST_RECALL_HNSW_RANDOM);
+    /* Rescoring only the best 4k of the beam loses nothing (int8 order is
+     * nearly exact; BENCHMARKS.md found the same at 1M). */
+    CHECK(r[4] >= 0 && r[0] >= r[4]);
     CHECK(r[1] >= ANN_TEST_RECALL_INT8_RANDOM);
 }
 
