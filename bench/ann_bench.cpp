@@ -7,7 +7,7 @@
 //       sample of queries)
 //   ann_bench build --lib L --dir DIR --threads T [--M 16 --efc 200] --index FILE
 //   ann_bench query --lib L --dir DIR --index FILE --efs 10,20,40 [--k 10] [--drop-cache 1]
-//   ann_bench scan  --lib L --dir DIR --threads T [--k 10]
+//   ann_bench scan  --lib L --dir DIR --threads T [--k 10] [--rescore N]
 //   ann_bench bw    --mib M --threads T
 //       read bandwidth of 1..T threads streaming disjoint parts of one
 //       M MiB buffer: the ceiling of an exact scan (one pass per query)
@@ -435,6 +435,7 @@ static void cmd_scan(const Args &a)
         double bs = since(t0);
         iris_ann_search_opts o = {};
         o.method = lib == "iris-int8" ? IRIS_ANN_EXACT_INT8 : lib == "iris-bin" ? IRIS_ANN_EXACT_BINARY : IRIS_ANN_EXACT;
+        o.rescore = a.i("rescore", 0);
         std::vector<iris_ann_hit> h(k);
         for (int q = 0; q < nq; q++) {
             auto t = Clock::now();
@@ -445,7 +446,7 @@ static void cmd_scan(const Args &a)
             lat[q] = since(t) * 1e3;
             for (int i = 0; i < n; i++) res[(size_t)q * k + i] = (uint32_t)h[i].id;
         }
-        printf("{\"cmd\":\"scan\",\"lib\":\"%s\",\"load_s\":%.2f,", lib.c_str(), bs);
+        printf("{\"cmd\":\"scan\",\"lib\":\"%s\",\"rescore\":%d,\"load_s\":%.2f,", lib.c_str(), o.rescore, bs);
         iris_ann_free(ix);
     } else {
         omp_set_num_threads(threads);

@@ -7,6 +7,7 @@
     bench/ann_bench.py run ... --libs iris --reuse --rescore 64 --run-efs 256,512
         # query the kept index again, rescoring 64 candidates instead of the default rule
     bench/ann_bench.py report            # tables (markdown) + latency-vs-recall PNG
+        [--only random-1000000 --png bench/ann_random_1m.png]   # some data sets, another PNG
 
 Each `run` appends JSON lines to bench/out/results.jsonl (one process per
 library, run one after another, so RSS numbers are each library's own).
@@ -25,6 +26,10 @@ BIN = os.path.join(ROOT, "build", "bench", "ann_bench")
 RESULTS = os.path.join(OUT, "results.jsonl")
 EFS = {"iris": "16,32,64,128,256,512", "iris-f16": "16,32,64,128,256,512", "hnswlib": "16,32,64,128,256,512",
        "faiss-hnsw": "16,32,64,128,256,512", "faiss-hnsw-sq8": "16,32,64,128,256,512"}
+
+
+COLORS = {"iris": "tab:blue", "iris-f16": "tab:cyan", "hnswlib": "tab:orange",
+          "faiss-hnsw": "tab:green", "faiss-hnsw-sq8": "tab:olive"}  # the same in every panel
 
 
 def in_cgroup(limit_mb):
@@ -114,16 +119,18 @@ def best_at(rows, target):
 
 
 def latest_run(rs, lib):
-    """The last build of lib and the queries that followed it."""
-    build, queries = None, []
+    """The last build of lib and the query pass that followed it: the first
+    record of each ef with the default rescoring rule (later --reuse passes
+    are experiments, reported apart)."""
+    build, queries = None, {}
     for r in rs:
         if r.get("lib") != lib:
             continue
         if r["cmd"] == "build":
-            build, queries = r, []
-        elif r["cmd"] == "query" and not r.get("rescore"):  # the default rescoring rule only
-            queries.append(r)
-    return build, queries
+            build, queries = r, {}
+        elif r["cmd"] == "query" and not r.get("rescore"):
+            queries.setdefault(r["ef"], r)
+    return build, list(queries.values())
 
 
 def fmt(r, key, spec):
@@ -132,6 +139,8 @@ def fmt(r, key, spec):
 
 def report(a):
     recs = load()
+    if a.only:
+        recs = [r for r in recs if r["data"] in a.only.split(",")]
     datas = sorted({r["data"] for r in recs}, key=lambda s: (int(s.split("-")[1]), s))
     lines = []
     for data in datas:
@@ -146,7 +155,7 @@ def report(a):
             if not b or not q:
                 continue
             shown = set()
-            for target in (0.90, 0.95, 0.99):
+            for target in (0.90, 0.95, 0.99, 0.999):
                 r = best_at(q, target)
                 if r["ef"] in shown:
                     continue
@@ -176,10 +185,10 @@ def report(a):
     print(text)
     with open(os.path.join(OUT, "report.md"), "w") as f:
         f.write(text)
-    plot(recs, datas)
+    plot(recs, datas, a.png or os.path.join(ROOT, "bench", "ann_recall_latency.png"))
 
 
-def plot(recs, datas):
+def plot(recs, datas, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -195,7 +204,8 @@ def plot(recs, datas):
             _, q = latest_run([r for r in recs if r["data"] == data and "memcap_mb" not in r], lib)
             q = sorted(q, key=lambda r: r["ef"])
             if q:  # p50 wall time: single-threaded queries, ~CPU time at the median
-                ax.plot([r["recall"] for r in q], [r["p50_ms"] for r in q], style, label=lib)
+                ax.plot([r["recall"] for r in q], [r["p50_ms"] for r in q], style, label=lib,
+                        color=COLORS[lib])
         ax.set_title(data)
         ax.set_xlabel("recall@10")
         ax.set_ylabel("p50 latency, ms (1 thread)")
@@ -203,7 +213,6 @@ def plot(recs, datas):
         ax.grid(True, alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    path = os.path.join(ROOT, "bench", "ann_recall_latency.png")
     fig.savefig(path, dpi=110)
     print("wrote", path)
 
@@ -223,6 +232,8 @@ def main():
     ap.add_argument("--libs", default="iris,hnswlib,faiss-hnsw,faiss-hnsw-sq8,"
                                       "scan:iris-int8,scan:iris-f32,scan:iris-bin,scan:faiss-sq8,scan:faiss-flat")
     ap.add_argument("--keep", action="store_true", help="keep the index files")
+    ap.add_argument("--only", help="report: these data sets only (e.g. random-1000000)")
+    ap.add_argument("--png", help="report: the plot's path (default bench/ann_recall_latency.png)")
     ap.add_argument("--reuse", action="store_true", help="query a kept index file instead of "
                                                          "building it again (and keep it)")
     ap.add_argument("--rescore", type=int, default=0, help="iris: candidates rescored in full "
