@@ -38,6 +38,7 @@ struct vcache {
      * stale): when another process replaces it, the view tries it. */
     struct stat seen;
     int seen_valid;
+    int method;           /* search method from [index] mode: IRIS_ANN_AUTO or _EXACT_INT8 */
 };
 
 int vcache_create(const char *ann_path, vcache **out)
@@ -187,24 +188,29 @@ static int config_int(const iris_config *c, const char *key, int lo, int hi, int
 }
 
 /* The index's build settings: defaults, then the config file's [index]
- * section (mode = auto|exact|hnsw, storage = f32|f16, hnsw_threshold, M,
- * ef_construction, ef_search). */
-static int ann_config(int dim, iris_ann_config *cfg)
+ * section (mode = auto|exact|hnsw|int8, storage = f32|f16, hnsw_threshold,
+ * M, ef_construction, ef_search). *method is the search method the mode
+ * asks for: int8 builds no graph and scans the int8 codes. */
+static int ann_config(int dim, iris_ann_config *cfg, int *method)
 {
     iris_ann_config_default(cfg, dim);
     iris_config *c = NULL;
     int rc = iris_config_load(NULL, &c);
     const char *mode = rc ? NULL : iris_config_get(c, "index", "mode");
     const char *storage = rc ? NULL : iris_config_get(c, "index", "storage");
-    if (mode && strcmp(mode, "auto") && strcmp(mode, "exact") && strcmp(mode, "hnsw"))
-        rc = iris_fail(IRIS_EFORMAT, "%s: [index] mode = %s: want auto, exact or hnsw",
+    if (mode && strcmp(mode, "auto") && strcmp(mode, "exact") && strcmp(mode, "hnsw") &&
+        strcmp(mode, "int8"))
+        rc = iris_fail(IRIS_EFORMAT, "%s: [index] mode = %s: want auto, exact, hnsw or int8",
                        iris_config_origin(c), mode);
     if (!rc && storage && strcmp(storage, "f32") && strcmp(storage, "f16"))
         rc = iris_fail(IRIS_EFORMAT, "%s: [index] storage = %s: want f32 or f16",
                        iris_config_origin(c), storage);
+    int int8 = mode && !strcmp(mode, "int8");
     if (!rc && mode)
-        cfg->mode = !strcmp(mode, "exact") ? IRIS_ANN_EXACT : !strcmp(mode, "hnsw") ? IRIS_ANN_HNSW
-                                                                                    : IRIS_ANN_AUTO;
+        cfg->mode = !strcmp(mode, "exact") || int8 ? IRIS_ANN_EXACT
+                    : !strcmp(mode, "hnsw")        ? IRIS_ANN_HNSW
+                                                   : IRIS_ANN_AUTO;
+    *method = !rc && int8 ? IRIS_ANN_EXACT_INT8 : IRIS_ANN_AUTO;
     if (!rc && storage) cfg->storage = !strcmp(storage, "f16") ? IRIS_ANN_F16 : IRIS_ANN_F32;
     if (!rc) rc = config_int(c, "hnsw_threshold", 0, 1 << 30, &cfg->hnsw_threshold);
     if (!rc) rc = config_int(c, "M", 2, 256, &cfg->M);
@@ -218,7 +224,7 @@ static int ann_config(int dim, iris_ann_config *cfg)
 static int full_build(vcache *vc, store *st, adder *a)
 {
     iris_ann_config cfg;
-    int rc = ann_config(vc->dim, &cfg);
+    int rc = ann_config(vc->dim, &cfg, &vc->method);
     if (!rc) rc = iris_ann_create(&cfg, &vc->ann);
     store_litem *items = NULL;
     int n = 0;
@@ -237,7 +243,8 @@ static int adopt_saved(vcache *vc, store *st, const store_model *rec, int64_t ge
 {
     /* The search beam is a run-time knob: the config's, not the file's. */
     iris_ann_config cfg;
-    if (!vc->ann_path || ann_config(rec->dim, &cfg)) return 0; /* the build reports it */
+    int method;
+    if (!vc->ann_path || ann_config(rec->dim, &cfg, &method)) return 0; /* the build reports it */
     note_file(vc);
     iris_ann_open_opts o = {.dim = rec->dim, .check_fingerprint = 1, .ef_search = cfg.ef_search,
                             .fingerprint = fingerprint(rec->key, gen)};
@@ -268,6 +275,7 @@ static int adopt_saved(vcache *vc, store *st, const store_model *rec, int64_t ge
     vc->model_row = rec->id;
     vc->dim = rec->dim;
     vc->generation = gen;
+    vc->method = method;
     return 1;
 }
 
@@ -451,6 +459,7 @@ int vcache_search(vcache *vc, const float *query, int dim, const vfilter *f, int
     }
     int n = 0, rc = IRIS_OK;
     pthread_rwlock_rdlock(&vc->rw);
+    o.method = vc->method;
     if (vc->ann && dim != vc->dim)
         rc = iris_fail(IRIS_EARG, "query vector has %d dims, the index's vectors %d", dim, vc->dim);
     else if (vc->ann)
@@ -479,6 +488,14 @@ int vcache_count(vcache *vc, int *graph)
     pthread_rwlock_unlock(&vc->rw);
     if (graph) *graph = s.graph;
     return (int)s.live;
+}
+
+int vcache_method(vcache *vc)
+{
+    pthread_rwlock_rdlock(&vc->rw);
+    int m = vc->method;
+    pthread_rwlock_unlock(&vc->rw);
+    return m;
 }
 
 int vcache_deleted(vcache *vc)

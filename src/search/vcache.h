@@ -82,4 +82,8 @@ int vcache_count(vcache *vc, int *graph);
 /* Deleted items the view still holds as tombstones. */
 int vcache_deleted(vcache *vc);
 
+/* The search method [index] mode asks for: IRIS_ANN_AUTO, or
+ * IRIS_ANN_EXACT_INT8 for mode = int8. */
+int vcache_method(vcache *vc);
+
 #endif

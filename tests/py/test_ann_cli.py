@@ -63,6 +63,15 @@ def assert_exact(db, env, items, k=10, *extra, admit=lambda i: True):
         assert np.allclose([s for _, s in got], [s for _, s in want], atol=1e-5)
 
 
+def index_tree(tmp_path, env):
+    """40 images and 4 notes (test_index_cli.make_tree) indexed into tmp_path/idx.db."""
+    make_tree(tmp_path / "data", n_images=40, n_texts=4)
+    db = str(tmp_path / "idx.db")
+    r = iris("index", "--db", db, "--model", MODEL, "--quiet", str(tmp_path / "data"), env=env)
+    assert r.returncode == 0, r.stderr
+    return db
+
+
 def ann_of(db):
     return db + ".ann"
 
@@ -76,10 +85,7 @@ def ann_counts(db):
 
 def test_rebuild_ann_damaged_and_stale_files(tmp_path):
     env = env_with(tmp_path)
-    make_tree(tmp_path / "data", n_images=40, n_texts=4)
-    db = str(tmp_path / "idx.db")
-    r = iris("index", "--db", db, "--model", MODEL, "--quiet", str(tmp_path / "data"), env=env)
-    assert r.returncode == 0, r.stderr
+    db = index_tree(tmp_path, env)
     items = sorted(stored(db))[:6]
     assert_exact(db, env, items)
     assert ann_counts(db) == (1, 44, 44, 0)
@@ -170,10 +176,7 @@ def test_selective_filters_above_the_graph_threshold(tmp_path):
     """--path and --type run inside the index's search: a glob admitting two files of 44
     items still gives both, never a list cut short by the items that did not pass."""
     env = env_with(tmp_path)
-    make_tree(tmp_path / "data", n_images=40, n_texts=4)
-    db = str(tmp_path / "idx.db")
-    r = iris("index", "--db", db, "--model", MODEL, "--quiet", str(tmp_path / "data"), env=env)
-    assert r.returncode == 0, r.stderr
+    db = index_tree(tmp_path, env)
     assert ann_counts(db)[:2] == (1, 44)
     vecs = stored(db)
 
@@ -187,3 +190,31 @@ def test_selective_filters_above_the_graph_threshold(tmp_path):
                      admit=glob("*/note0[01]*"))
         assert_exact(db, env, [item], 5, "--type", "image", admit=glob("*/photos/*"))
         assert similar(db, env, item, 10, "--path", "*/nowhere/*") == []
+
+
+def test_int8_mode_through_the_cli(tmp_path):
+    """[index] mode = "int8": past the graph threshold the file still has no graph, every
+    search scans the int8 codes and rescores, and the rankings are the brute-force ones;
+    `iris index --rebuild-ann` under auto then builds the graph. A mode it does not know
+    fails the search and names the key."""
+    env = env_with(tmp_path, "[index]\nmode = \"int8\"\nhnsw_threshold = 20\n")
+    db = index_tree(tmp_path, env)
+    items = sorted(stored(db))[:6]
+    assert_exact(db, env, items)
+    assert ann_counts(db) == (0, 44, 44, 0)
+    vecs = stored(db)
+    assert_exact(db, env, items[:2], 5, "--type", "image",
+                 admit=lambda i: fnmatch.fnmatchcase(vecs[i][1], "*/photos/*"))
+    assert_exact(db, env, items[:2], 10, "--path", "*/notes/*",
+                 admit=lambda i: fnmatch.fnmatchcase(vecs[i][1], "*/notes/*"))
+
+    auto = env_with(tmp_path, GRAPH_CONFIG)
+    r = iris("index", "--db", db, "--rebuild-ann", env=auto)
+    assert r.returncode == 0, r.stderr
+    assert ann_counts(db)[0] == 1
+    assert_exact(db, auto, items)
+
+    bad = env_with(tmp_path, "[index]\nmode = \"int4\"\n")
+    r = iris("search", "--db", db, "--mode", "vector", "red", env=bad)
+    assert r.returncode == 1
+    assert "[index] mode = int4: want auto, exact, hnsw or int8" in r.stderr
