@@ -480,12 +480,18 @@ int vcache_search(vcache *vc, const float *query, int dim, const vfilter *f, int
     return IRIS_OK;
 }
 
-int vcache_count(vcache *vc, int *graph)
+static iris_ann_stats view_stats(vcache *vc)
 {
     iris_ann_stats s = {0};
     pthread_rwlock_rdlock(&vc->rw);
     if (vc->ann) iris_ann_stats_get(vc->ann, &s);
     pthread_rwlock_unlock(&vc->rw);
+    return s;
+}
+
+int vcache_count(vcache *vc, int *graph)
+{
+    iris_ann_stats s = view_stats(vc);
     if (graph) *graph = s.graph;
     return (int)s.live;
 }
@@ -498,11 +504,4 @@ int vcache_method(vcache *vc)
     return m;
 }
 
-int vcache_deleted(vcache *vc)
-{
-    iris_ann_stats s = {0};
-    pthread_rwlock_rdlock(&vc->rw);
-    if (vc->ann) iris_ann_stats_get(vc->ann, &s);
-    pthread_rwlock_unlock(&vc->rw);
-    return (int)s.deleted;
-}
+int vcache_deleted(vcache *vc) { return (int)view_stats(vc).deleted; }

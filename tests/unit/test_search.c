@@ -811,12 +811,13 @@ static void forge_ann(const char *ann, float (*vecs)[DIM], const int64_t *ids, i
  * threshold, built and saved. A beam as wide as the index makes the graph
  * search exhaustive, so its results must be the exact ones. */
 #define GRAPH_N 400
-static iris_db *graph_db(const char *folder, float (*vecs)[DIM], int64_t *ids)
+static iris_db *graph_db(const char *folder, float (*vecs)[DIM], int64_t *ids, char ann[160])
 {
     iris_db *db = fresh_db();
     write_config("[index]\nhnsw_threshold = 100\nef_search = 512\n");
     add_random(db, folder, GRAPH_N, 0, vecs, ids);
     CHECK_OK(iris_db_ann_sync(db, 0));
+    snprintf(ann, 160, "%s.ann", iris_db_path(db));
     return db;
 }
 
@@ -827,10 +828,9 @@ static void test_rebuild_reads_the_store_not_the_file(void)
     enum { N = GRAPH_N };
     static float vecs[N][DIM];
     int64_t ids[N];
-    iris_db *db = graph_db("rb", vecs, ids);
-    iris_db_close(db);
     char ann[160];
-    snprintf(ann, sizeof ann, "%s/index.db.ann", dir);
+    iris_db *db = graph_db("rb", vecs, ids, ann);
+    iris_db_close(db);
     forge_ann(ann, vecs, ids, N);
 
     /* A process that maps the forged file serves it: item 0's own vector
@@ -898,9 +898,8 @@ static void test_deletes_are_compacted_when_they_pile_up(void)
     enum { N = GRAPH_N };
     static float vecs[N][DIM];
     int64_t ids[N];
-    iris_db *db = graph_db("cp", vecs, ids);
     char ann[160];
-    snprintf(ann, sizeof ann, "%s.ann", iris_db_path(db));
+    iris_db *db = graph_db("cp", vecs, ids, ann);
     off_t full = size_of(ann);
     size_t rows, live, deleted;
 
@@ -948,9 +947,8 @@ static void test_reader_adopts_the_writers_compacted_file(void)
     enum { N = GRAPH_N };
     static float vecs[N][DIM];
     int64_t ids[N];
-    iris_db *reader = graph_db("ad", vecs, ids);
     char ann[160];
-    snprintf(ann, sizeof ann, "%s.ann", iris_db_path(reader));
+    iris_db *reader = graph_db("ad", vecs, ids, ann);
     iris_db *writer;
     CHECK_OK(iris_db_open(iris_db_path(reader), NULL, &writer));
     expect_exact(writer, vecs, ids, N, 10);
