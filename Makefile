@@ -63,11 +63,16 @@ $(BUILD)/iris: $(CLI_OBJ) $(BUILD)/libiris.a
 
 $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libiris.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libiris.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(EXTRA_OBJ) $(BUILD)/libiris.a $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libiris.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< $(BUILD)/libiris.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< $(EXTRA_OBJ) $(BUILD)/libiris.a $(LDFLAGS) $(LDLIBS)
+
+# These use the server's listening socket (src/server/listener.c), outside libiris.
+LISTENER_USERS := $(BUILD)/tests/test_serve_listener $(BUILD)/bench/mhd_quiesce_race
+$(LISTENER_USERS): EXTRA_OBJ := $(BUILD)/obj/src/server/listener.o
+$(LISTENER_USERS): $(BUILD)/obj/src/server/listener.o
 
 # Vector-search benchmark against hnswlib (C++ headers) and FAISS (static).
 # -march=native lets hnswlib compile its AVX-512 kernels, as a user would.

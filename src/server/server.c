@@ -10,12 +10,14 @@
  *
  * Safety by default: the host must be a loopback address unless an API
  * key is given (refused before binding). libmicrohttpd runs a pool of
- * worker threads, each with its own epoll set; one iris_db is shared by
+ * worker threads, each polling its own connections; one iris_db is shared by
  * all of them (it is thread-safe), each encoding on one core so that
- * concurrent requests use the cores rather than fighting over them.
+ * concurrent requests use the cores rather than fighting over them. The
+ * listening socket is ours: a thread accepts and hands connections to the
+ * pool (listener.h says why).
  *
  * Shutdown (SIGTERM or SIGINT): stop accepting (the listening socket is
- * closed: new connections are refused), let requests already begun
+ * shut down: new connections are refused), let requests already begun
  * finish (up to drain_s; requests arriving on kept-alive connections get
  * 503 and "Connection: close"), cancel answers still running and wait
  * for their threads, stop the workers, then close the index cleanly. A
@@ -26,6 +28,7 @@
  */
 #include "server/server.h"
 
+#include "server/listener.h"
 #include "util/fs.h"
 
 #include <arpa/inet.h>
@@ -165,14 +168,11 @@ static int resolve(const serve_config *c, struct sockaddr_storage *addr, socklen
     return 0;
 }
 
-static struct MHD_Daemon *start_daemon(server *s, const struct sockaddr_storage *addr)
+static struct MHD_Daemon *start_daemon(server *s)
 {
     const serve_config *c = s->cfg;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | (addr->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    return MHD_start_daemon(flags, (uint16_t)c->port, NULL, NULL, on_access, s,
+    return MHD_start_daemon(SERVE_MHD_FLAGS | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_access, s,
                             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* must come first */
-                            MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->threads,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->timeout_s,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
@@ -193,11 +193,10 @@ static int wait_for_signal(server *s, const sigset_t *set, double deadline)
     }
 }
 
-static void drain(server *s, struct MHD_Daemon *d, const sigset_t *set)
+static void drain(server *s, struct MHD_Daemon *d, listener *l, const sigset_t *set)
 {
     atomic_store(&s->state, STATE_STOPPING);
-    MHD_socket fd = MHD_quiesce_daemon(d);
-    if (fd != MHD_INVALID_SOCKET) close(fd);
+    listener_close(l);
     int n = atomic_load(&s->active);
     if (!s->cfg->quiet || n)
         fprintf(stderr, "iris serve: stopping; %d request%s in flight\n", n, n == 1 ? "" : "s");
@@ -214,10 +213,10 @@ static void drain(server *s, struct MHD_Daemon *d, const sigset_t *set)
     MHD_stop_daemon(d);
 }
 
-static int setup(server *s, const serve_config *c, struct sockaddr_storage *addr)
+static int setup(server *s, const serve_config *c, struct sockaddr_storage *addr,
+                 socklen_t *len)
 {
-    socklen_t len;
-    if (resolve(c, addr, &len)) return 2;
+    if (resolve(c, addr, len)) return 2;
     if (!is_loopback((struct sockaddr *)addr) && !(c->api_key && *c->api_key)) {
         fprintf(stderr, "iris serve: refusing to listen on %s without an API key: anyone who "
                         "can reach it could read the index. Use --api-key KEY (or IRIS_API_KEY), "
@@ -247,7 +246,8 @@ int serve_run(const serve_config *cfg)
     memset(&s, 0, sizeof s);
     s.cfg = cfg;
     struct sockaddr_storage addr;
-    int rc = setup(&s, cfg, &addr);
+    socklen_t addr_len;
+    int rc = setup(&s, cfg, &addr, &addr_len);
     if (rc) return rc;
     sigset_t set;
     sigemptyset(&set);
@@ -256,14 +256,20 @@ int serve_run(const serve_config *cfg)
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread from here on */
     signal(SIGPIPE, SIG_IGN);
 
-    struct MHD_Daemon *d = start_daemon(&s, &addr);
-    if (!d) {
+    listener *l = listener_open((struct sockaddr *)&addr, addr_len);
+    if (!l) {
         fprintf(stderr, "iris serve: cannot listen on %s port %d: %s\n", cfg->host, cfg->port,
                 strerror(errno));
         return 1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    int port = info ? info->port : cfg->port;
+    struct MHD_Daemon *d = start_daemon(&s);
+    if (!d || listener_start(l, d)) {
+        fprintf(stderr, "iris serve: cannot start the server's threads: %s\n", strerror(errno));
+        listener_close(l);
+        if (d) MHD_stop_daemon(d);
+        return 1;
+    }
+    int port = listener_port(l);
     int v6 = addr.ss_family == AF_INET6;
     printf("iris serve: listening on http://%s%s%s:%d/ (index %s)\n", v6 ? "[" : "", cfg->host,
            v6 ? "]" : "", port, cfg->db_path ? cfg->db_path : IRIS_DEFAULT_DB);
@@ -273,7 +279,7 @@ int serve_run(const serve_config *cfg)
     pthread_create(&opener, NULL, open_index, &s);
     int signalled = wait_for_signal(&s, &set, 0);
     if (!signalled) fprintf(stderr, "iris serve: %s\n", s.open_error);
-    drain(&s, d, &set);
+    drain(&s, d, l, &set);
     pthread_join(opener, NULL);
     iris_map_free(s.map.map);
     free(s.map.json);

@@ -268,4 +268,4 @@ def test_answers_at_once_are_capped(corpus, llm):
         status, err = s.stop()
         for c in conns:
             c.close()
-    assert status == 0 and "index closed" in err
+    assert status == 0 and "index closed" in err, err
