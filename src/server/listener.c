@@ -9,7 +9,11 @@
  *
  * Out of file descriptors (EMFILE, ENFILE) or memory, the connection stays
  * in the backlog and accept4() would fail again at once: the thread says
- * so once and retries every 100 ms until an accept succeeds.
+ * so once and retries every 100 ms until an accept succeeds. At the
+ * connection limit, the connection just accepted is held (libmicrohttpd
+ * would close it and log a line) until a slot is free, looking every
+ * 20 ms; later clients wait in the backlog, as they did when libmicrohttpd
+ * accepted.
  */
 #include "server/listener.h"
 
@@ -27,6 +31,7 @@ struct listener {
     int fd;
     int port;
     struct MHD_Daemon *daemon;
+    unsigned max_connections;
     pthread_t thread;
     int started;
     atomic_int closing;
@@ -63,6 +68,19 @@ int listener_port(const listener *l)
     return l->port;
 }
 
+static void pause_ms(long ms)
+{
+    struct timespec t = {0, ms * 1000 * 1000};
+    nanosleep(&t, NULL);
+}
+
+/* The daemon's open connections, summed over its workers. */
+static unsigned open_connections(struct MHD_Daemon *d)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return info ? info->num_connections : 0;
+}
+
 static void *accept_loop(void *arg)
 {
     listener *l = arg;
@@ -73,7 +91,14 @@ static void *accept_loop(void *arg)
         int c = accept4(l->fd, (struct sockaddr *)&addr, &len, SOCK_CLOEXEC);
         if (c >= 0) {
             complained = 0;
-            /* It closes c itself when it cannot take it (at the limit). */
+            while (l->max_connections && open_connections(l->daemon) >= l->max_connections &&
+                   !atomic_load(&l->closing))
+                pause_ms(20);
+            if (atomic_load(&l->closing)) {
+                close(c);
+                break;
+            }
+            /* It closes c itself if it cannot take it after all. */
             MHD_add_connection(l->daemon, c, (struct sockaddr *)&addr, len);
             continue;
         }
@@ -85,15 +110,15 @@ static void *accept_loop(void *arg)
                     e == EMFILE || e == ENFILE ? " (raise the open-files limit, ulimit -n)" : "");
             complained = 1;
         }
-        struct timespec pause = {0, 100 * 1000 * 1000};
-        nanosleep(&pause, NULL);
+        pause_ms(100);
     }
     return NULL;
 }
 
-int listener_start(listener *l, struct MHD_Daemon *d)
+int listener_start(listener *l, struct MHD_Daemon *d, unsigned max_connections)
 {
     l->daemon = d;
+    l->max_connections = max_connections;
     int e = pthread_create(&l->thread, NULL, accept_loop, l);
     if (e) {
         errno = e;

@@ -43,8 +43,10 @@ listener *listener_open(const struct sockaddr *addr, socklen_t len);
 int listener_port(const listener *l);
 
 /* Starts the thread that accepts connections for d (started with
- * SERVE_MHD_FLAGS). 0, or -1 with errno set. */
-int listener_start(listener *l, struct MHD_Daemon *d);
+ * SERVE_MHD_FLAGS). While d has max_connections open (its
+ * MHD_OPTION_CONNECTION_LIMIT; 0: no check), new clients wait rather than
+ * being accepted and closed. 0, or -1 with errno set. */
+int listener_start(listener *l, struct MHD_Daemon *d, unsigned max_connections);
 
 /* Stops accepting (new connections are refused from the moment it is
  * called), waits for the thread and frees l. Connections already handed

@@ -263,7 +263,7 @@ int serve_run(const serve_config *cfg)
         return 1;
     }
     struct MHD_Daemon *d = start_daemon(&s);
-    if (!d || listener_start(l, d)) {
+    if (!d || listener_start(l, d, CONNECTION_LIMIT)) {
         fprintf(stderr, "iris serve: cannot start the server's threads: %s\n", strerror(errno));
         listener_close(l);
         if (d) MHD_stop_daemon(d);

@@ -106,7 +106,7 @@ static int mhd_race_round_(int how, unsigned seed)
     struct MHD_Daemon *d;
     if (how == RACE_LISTENER) {
         if (!(l = mhd_race_listener()) || !(d = mhd_race_daemon(SERVE_MHD_FLAGS)) ||
-            listener_start(l, d))
+            listener_start(l, d, 0))
             return 1;
         mhd_race_port_ = (uint16_t)listener_port(l);
     } else {

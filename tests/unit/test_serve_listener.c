@@ -1,7 +1,8 @@
 /* The listening socket of `iris serve` (src/server/listener.c) with a
  * libmicrohttpd pool started with the server's flags: requests are served,
  * 256 busy kept-alive connections are served and a new one after they all
- * hang up, a port in use is refused with the reason, new connections are
+ * hang up, clients over the connection limit wait in the backlog, a port
+ * in use is refused with the reason, new connections are
  * refused once it is closed, and stopping a busy server never aborts
  * (tests/unit/mhd_race.h; quiescing epoll workers aborted 1 to 7 rounds in
  * 1000 there: bench/mhd_quiesce_race.c). */
@@ -71,7 +72,7 @@ static void test_serves_then_refuses_once_closed(void)
     CHECK(l);
     struct MHD_Daemon *d = mhd_race_daemon(SERVE_MHD_FLAGS);
     CHECK(d);
-    CHECK_EQ_INT(listener_start(l, d), 0);
+    CHECK_EQ_INT(listener_start(l, d, 0), 0);
     int port = listener_port(l);
     CHECK(port > 0);
     int fd = connect_to(port);
@@ -101,7 +102,7 @@ static void test_many_busy_connections_are_served(void)
     CHECK(l);
     struct MHD_Daemon *d = mhd_race_daemon(SERVE_MHD_FLAGS);
     CHECK(d);
-    CHECK_EQ_INT(listener_start(l, d), 0);
+    CHECK_EQ_INT(listener_start(l, d, 0), 0);
     struct pollfd p[N];
     int left[N], got[N], done = 0, answered = 0;
     for (int i = 0; i < N; i++) {
@@ -143,6 +144,38 @@ static void test_many_busy_connections_are_served(void)
     CHECK_MSG(late, "a new connection after the others hung up was not served in 20 s");
 }
 
+/* At the connection limit a new client waits in the backlog (it is not
+ * accepted and closed) and is served once a connection closes. */
+static void test_over_the_limit_clients_wait(void)
+{
+    enum { LIMIT = 4 };
+    listener *l = mhd_race_listener();
+    CHECK(l);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(SERVE_MHD_FLAGS, 0, NULL, NULL, mhd_race_reply_, NULL,
+                         MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)LIMIT, MHD_OPTION_END);
+    CHECK(d);
+    CHECK_EQ_INT(listener_start(l, d, LIMIT), 0);
+    int idle[LIMIT];
+    for (int i = 0; i < LIMIT; i++) idle[i] = connect_to(listener_port(l));
+    usleep(300 * 1000); /* all four accepted */
+    int fd = connect_to(listener_port(l));
+    int sent = fd >= 0 && write(fd, request_, sizeof request_ - 1) == (ssize_t)(sizeof request_ - 1);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int waiting = sent && poll(&p, 1, 500) == 0; /* neither answered nor closed */
+    close(idle[0]);
+    int ok = sent && reply_ok(fd, in_seconds(10));
+    if (fd >= 0) close(fd);
+    for (int i = 1; i < LIMIT; i++)
+        if (idle[i] >= 0) close(idle[i]);
+    listener_close(l);
+    MHD_stop_daemon(d);
+    CHECK(sent);
+    CHECK_MSG(waiting, "the fifth client was answered or closed at the limit");
+    CHECK_MSG(ok, "the fifth client was not served once a slot was free");
+}
+
 static void test_a_port_in_use_is_refused(void)
 {
     listener *a = mhd_race_listener();
@@ -170,6 +203,7 @@ int main(void)
 {
     RUN(test_serves_then_refuses_once_closed);
     RUN(test_many_busy_connections_are_served);
+    RUN(test_over_the_limit_clients_wait);
     RUN(test_a_port_in_use_is_refused);
     RUN(test_stopping_a_busy_server_never_aborts);
     return test_summary();
