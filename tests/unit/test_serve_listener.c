@@ -157,9 +157,28 @@ static void test_over_the_limit_clients_wait(void)
                          (unsigned)LIMIT, MHD_OPTION_END);
     CHECK(d);
     CHECK_EQ_INT(listener_start(l, d, LIMIT), 0);
-    int idle[LIMIT];
-    for (int i = 0; i < LIMIT; i++) idle[i] = connect_to(listener_port(l));
-    usleep(300 * 1000); /* all four accepted */
+    /* Four kept-alive connections, each answered once: all four are open in
+     * the daemon's count before the fifth comes. */
+    static const char keep[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    int idle[LIMIT], answered = 0;
+    for (int i = 0; i < LIMIT; i++) {
+        idle[i] = connect_to(listener_port(l));
+        if (idle[i] < 0 || write(idle[i], keep, sizeof keep - 1) != (ssize_t)(sizeof keep - 1))
+            continue;
+        char buf[512];
+        size_t n = 0;
+        struct pollfd w = {.fd = idle[i], .events = POLLIN};
+        while (n < sizeof buf - 1 && poll(&w, 1, 10000) == 1) {
+            ssize_t k = read(idle[i], buf + n, sizeof buf - 1 - n);
+            if (k <= 0) break;
+            n += (size_t)k;
+            buf[n] = 0;
+            if (strstr(buf, "\r\n\r\nok")) {
+                answered++;
+                break;
+            }
+        }
+    }
     int fd = connect_to(listener_port(l));
     int sent = fd >= 0 && write(fd, request_, sizeof request_ - 1) == (ssize_t)(sizeof request_ - 1);
     struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -171,6 +190,7 @@ static void test_over_the_limit_clients_wait(void)
         if (idle[i] >= 0) close(idle[i]);
     listener_close(l);
     MHD_stop_daemon(d);
+    CHECK_EQ_INT(answered, LIMIT);
     CHECK(sent);
     CHECK_MSG(waiting, "the fifth client was answered or closed at the limit");
     CHECK_MSG(ok, "the fifth client was not served once a slot was free");
