@@ -32,14 +32,16 @@ static int connect_to(int port)
 
 static const char request_[] = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 
-/* Reads the reply on fd until it closes or the deadline (monotonic
- * seconds) passes; 1 if it is a 200 with "ok". */
+/* Reads one reply on fd until its body "ok" has come, the connection
+ * closes or the deadline (monotonic seconds) passes; 1 if it is a 200 with
+ * "ok". A kept-alive connection stays open. */
 static int reply_ok(int fd, double deadline)
 {
     char buf[1024];
     size_t n = 0;
     struct pollfd p = {.fd = fd, .events = POLLIN};
-    for (;;) {
+    buf[0] = 0;
+    while (!strstr(buf, "\r\n\r\nok")) {
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         int left_ms = (int)((deadline - (double)now.tv_sec - now.tv_nsec / 1e9) * 1000);
@@ -47,8 +49,8 @@ static int reply_ok(int fd, double deadline)
         ssize_t k = read(fd, buf + n, sizeof buf - 1 - n);
         if (k <= 0) break;
         n += (size_t)k;
+        buf[n] = 0;
     }
-    buf[n] = 0;
     return !strncmp(buf, "HTTP/1.1 200", 12) && strstr(buf, "\r\n\r\nok");
 }
 
@@ -163,21 +165,9 @@ static void test_over_the_limit_clients_wait(void)
     int idle[LIMIT], answered = 0;
     for (int i = 0; i < LIMIT; i++) {
         idle[i] = connect_to(listener_port(l));
-        if (idle[i] < 0 || write(idle[i], keep, sizeof keep - 1) != (ssize_t)(sizeof keep - 1))
-            continue;
-        char buf[512];
-        size_t n = 0;
-        struct pollfd w = {.fd = idle[i], .events = POLLIN};
-        while (n < sizeof buf - 1 && poll(&w, 1, 10000) == 1) {
-            ssize_t k = read(idle[i], buf + n, sizeof buf - 1 - n);
-            if (k <= 0) break;
-            n += (size_t)k;
-            buf[n] = 0;
-            if (strstr(buf, "\r\n\r\nok")) {
-                answered++;
-                break;
-            }
-        }
+        answered += idle[i] >= 0 &&
+                    write(idle[i], keep, sizeof keep - 1) == (ssize_t)(sizeof keep - 1) &&
+                    reply_ok(idle[i], in_seconds(10));
     }
     int fd = connect_to(listener_port(l));
     int sent = fd >= 0 && write(fd, request_, sizeof request_ - 1) == (ssize_t)(sizeof request_ - 1);
